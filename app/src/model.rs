@@ -1,0 +1,161 @@
+//! The view types shared by the browser and the server. These cross the wire; database
+//! rows never do.
+
+use serde::{Deserialize, Serialize};
+
+/// The signed-in user as the header shows them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    pub login: String,
+    pub name: Option<String>,
+    pub avatar_url: Option<String>,
+    pub is_admin: bool,
+}
+
+/// Everything the sidebar needs, loaded once per page and refreshed after each change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub user: UserView,
+    pub repositories: Vec<RepositoryView>,
+    /// Whether the user has a GitHub token, so GitHub repositories can be listed.
+    pub github_connected: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Github,
+    Git,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RepositoryView {
+    pub id: i64,
+    pub provider: Provider,
+    pub owner: String,
+    pub name: String,
+    pub default_branch: String,
+    pub avatar_url: Option<String>,
+    pub branches: Vec<BranchView>,
+}
+
+impl RepositoryView {
+    /// `owner/name`, as people write it.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BranchView {
+    pub id: i64,
+    pub repository_id: i64,
+    pub name: String,
+    pub base_branch: String,
+    pub status: BranchStatus,
+    pub agent: Agent,
+    pub model: String,
+    pub pr_url: Option<String>,
+}
+
+/// A branch with the repository it belongs to, for the branch page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BranchDetail {
+    pub repository: RepositoryView,
+    pub branch: BranchView,
+}
+
+/// What a branch is doing, as its badge shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BranchStatus {
+    Idle,
+    Creating,
+    Running,
+    Stopped,
+    Error,
+}
+
+impl BranchStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            BranchStatus::Idle => "idle",
+            BranchStatus::Creating => "creating",
+            BranchStatus::Running => "running",
+            BranchStatus::Stopped => "stopped",
+            BranchStatus::Error => "error",
+        }
+    }
+}
+
+/// The coding agents a branch can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Agent {
+    ClaudeCode,
+    Codex,
+    Opencode,
+}
+
+impl Agent {
+    pub const ALL: [Agent; 3] = [Agent::ClaudeCode, Agent::Codex, Agent::Opencode];
+
+    /// The name used in URLs, forms and the database.
+    pub fn id(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => "claude-code",
+            Agent::Codex => "codex",
+            Agent::Opencode => "opencode",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Agent::ClaudeCode => "Claude Code",
+            Agent::Codex => "Codex",
+            Agent::Opencode => "OpenCode",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Agent> {
+        Agent::ALL.into_iter().find(|a| a.id() == id)
+    }
+
+    /// Models offered for this agent; the first is the default. Any other model name
+    /// the agent accepts may be typed in.
+    pub fn models(self) -> &'static [&'static str] {
+        match self {
+            Agent::ClaudeCode => &["sonnet", "opus", "haiku"],
+            Agent::Codex => &["gpt-5.4", "gpt-5.4-mini", "o4-mini"],
+            Agent::Opencode => &["opencode/big-pickle", "anthropic/claude-sonnet-4-5", "openai/gpt-5.4"],
+        }
+    }
+}
+
+/// A repository the user's GitHub token can see, for the "add repository" list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GithubRepoView {
+    pub full_name: String,
+    pub description: Option<String>,
+    pub private: bool,
+    /// Already in the workspace, so it cannot be added twice.
+    pub added: bool,
+}
+
+/// A remote's branches, for choosing the base of a new branch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemoteBranchesView {
+    pub default_branch: String,
+    pub branches: Vec<String>,
+}
+
+/// How people sign in to this server, for the sign-in page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SignInMethod {
+    /// The GitHub OAuth web flow is configured.
+    GithubOAuth,
+    /// Users are signed in automatically (dev mode or the local user).
+    Automatic,
+    /// Nothing is configured and the server is reachable beyond this machine.
+    Unavailable,
+}

@@ -1,0 +1,73 @@
+//! Server functions, grouped by resource. Each one is thin: it checks who is asking, calls
+//! the domain with that user's id, and maps the result to a view type.
+
+pub mod branches;
+pub mod repositories;
+pub mod workspace;
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    use axum::http::StatusCode;
+    use domain::auth::{AuthSession, SessionUser};
+    use domain::Services;
+    use leptos::prelude::*;
+    use leptos_axum::ResponseOptions;
+
+    use crate::error::{AppError, ErrorCode};
+    use crate::model::SignInMethod;
+
+    /// The domain's handles, provided by the server for every request.
+    pub fn services() -> Services {
+        expect_context::<Services>()
+    }
+
+    /// How this server signs people in, provided by the server.
+    pub fn sign_in_method() -> SignInMethod {
+        expect_context::<SignInMethod>()
+    }
+
+    /// The signed-in user, or a 401.
+    pub async fn current_user() -> Result<SessionUser, AppError> {
+        let auth: AuthSession = leptos_axum::extract().await.map_err(|e| {
+            tracing::error!(error = %e, "auth session missing from request");
+            reply(StatusCode::INTERNAL_SERVER_ERROR, AppError::new(ErrorCode::Internal, GENERIC))
+        })?;
+        auth.user.ok_or_else(|| {
+            reply(StatusCode::UNAUTHORIZED, AppError::new(ErrorCode::Unauthorized, "sign in first"))
+        })
+    }
+
+    const GENERIC: &str = "Something went wrong on the server. It has been logged.";
+
+    /// Turns a domain error into what the user sees, with the matching HTTP status.
+    /// Our own failures are logged here, once, and their cause is not shown.
+    pub fn fail(err: domain::Error) -> AppError {
+        use domain::Error as E;
+        let (status, code) = match &err {
+            E::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            E::Invalid { .. } => (StatusCode::BAD_REQUEST, ErrorCode::Invalid),
+            E::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            E::NotConfigured(_) => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::NotConfigured),
+            E::Upstream(_) => (StatusCode::BAD_GATEWAY, ErrorCode::Upstream),
+            E::Database(_) | E::Internal(_) => {
+                tracing::error!(error = %err, "request failed");
+                return reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    AppError::new(ErrorCode::Internal, GENERIC),
+                );
+            }
+        };
+        let field = match &err {
+            E::Invalid { field, .. } => Some((*field).to_owned()),
+            _ => None,
+        };
+        reply(status, AppError { code, message: err.to_string(), field })
+    }
+
+    fn reply(status: StatusCode, error: AppError) -> AppError {
+        if let Some(response) = use_context::<ResponseOptions>() {
+            response.set_status(status);
+        }
+        error
+    }
+}
