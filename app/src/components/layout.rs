@@ -49,7 +49,10 @@ pub fn WorkspaceLayout() -> impl IntoView {
             .is_some_and(|r| matches!(r, Err(e) if e.code == ErrorCode::Unauthorized))
     };
 
+    // Everything below reads the workspace, so it waits for it in one place; on the server
+    // the page is sent once the workspace is known.
     view! {
+        <Transition fallback=|| view! { <p class="p-6 text-sm text-zinc-500">"Loading…"</p> }>
         <Show when=signed_out>
             <Redirect path="/sign-in" />
         </Show>
@@ -69,6 +72,7 @@ pub fn WorkspaceLayout() -> impl IntoView {
                 </main>
             </div>
         </div>
+        </Transition>
     }
 }
 

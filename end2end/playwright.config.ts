@@ -1,0 +1,65 @@
+import { defineConfig, devices } from "@playwright/test";
+import path from "node:path";
+
+// The end-to-end run starts the real server (built by `cargo leptos build`) and the fake
+// GitHub, both from target/. `.ci/e2e` prepares E2E_DIR (a fresh data directory and a
+// local git repository) and DATABASE_URL, then runs `npx playwright test`.
+const root = path.resolve(__dirname, "..");
+const dir = process.env.E2E_DIR;
+if (!dir) {
+  throw new Error("E2E_DIR is not set: run the end-to-end tests through .ci/e2e");
+}
+const port = 3300;
+const fakePort = 3301;
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [["list"]],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: "retain-on-failure",
+    launchOptions: {
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
+  webServer: [
+    {
+      command: `${root}/target/debug/fake-services 127.0.0.1:${fakePort}`,
+      port: fakePort,
+      reuseExistingServer: false,
+    },
+    {
+      command: `${root}/target/debug/upstream`,
+      url: `http://127.0.0.1:${port}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+      env: {
+        BIND_ADDRESS: `127.0.0.1:${port}`,
+        DATA_DIR: `${dir}/data`,
+        DATABASE_URL: process.env.DATABASE_URL ?? `sqlite://${dir}/data/upstream.db?mode=rwc`,
+        GITHUB_PAT: "gho_octo",
+        GITHUB_API_URL: `http://127.0.0.1:${fakePort}`,
+        GITHUB_WEB_URL: `http://127.0.0.1:${fakePort}`,
+        LEPTOS_SITE_ROOT: `${root}/target/site`,
+        RUST_LOG: "warn",
+      },
+    },
+  ],
+});
