@@ -127,7 +127,9 @@ impl Agent {
         match self {
             Agent::ClaudeCode => &["sonnet", "opus", "haiku"],
             Agent::Codex => &["gpt-5.4", "gpt-5.4-mini", "o4-mini"],
-            Agent::Opencode => &["opencode/big-pickle", "anthropic/claude-sonnet-4-5", "openai/gpt-5.4"],
+            Agent::Opencode => {
+                &["opencode/big-pickle", "anthropic/claude-sonnet-4-5", "openai/gpt-5.4"]
+            }
         }
     }
 }

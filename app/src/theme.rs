@@ -55,9 +55,8 @@ impl Theme {
             Theme::Light => false,
             Theme::System => prefers_dark(),
         };
-        if let Some(root) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element())
+        if let Some(root) =
+            web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element())
         {
             let _ = root.class_list().toggle_with_force("dark", dark);
         }

@@ -16,14 +16,26 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("PUBLIC_URL", "http://<BIND_ADDRESS>", "the address browsers use; https makes cookies Secure"),
     ("DATA_DIR", "./data", "where the embedded default keeps its files"),
     ("DATABASE_URL", "sqlite://<DATA_DIR>/upstream.db", "SQLite or PostgreSQL connection URL"),
-    ("ENCRYPTION_KEY", "generated into <DATA_DIR>/encryption.key", "64 hex digits (32 bytes) sealing secrets at rest; required in production"),
+    (
+        "ENCRYPTION_KEY",
+        "generated into <DATA_DIR>/encryption.key",
+        "64 hex digits (32 bytes) sealing secrets at rest; required in production",
+    ),
     ("UPSTREAM_ENV", "development", "`development` or `production`"),
     ("GITHUB_CLIENT_ID", "unset", "GitHub OAuth app client id; enables Sign in with GitHub"),
     ("GITHUB_CLIENT_SECRET", "unset", "GitHub OAuth app client secret"),
-    ("GITHUB_PAT", "unset", "personal access token; outside production, signs everyone in as the dev user"),
+    (
+        "GITHUB_PAT",
+        "unset",
+        "personal access token; outside production, signs everyone in as the dev user",
+    ),
     ("GITHUB_API_URL", "https://api.github.com", "GitHub REST API base URL"),
     ("GITHUB_WEB_URL", "https://github.com", "GitHub base URL for the OAuth pages"),
-    ("DEFAULT_SANDBOX_QUOTA", "10", "sandboxes a user may hold unless an administrator sets theirs"),
+    (
+        "DEFAULT_SANDBOX_QUOTA",
+        "10",
+        "sandboxes a user may hold unless an administrator sets theirs",
+    ),
     ("LEPTOS_SITE_ROOT", "target/site", "folder with the built browser files"),
     ("RUST_LOG", "info", "log filter"),
 ];
@@ -113,7 +125,9 @@ impl Config {
         };
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or("./data"));
         let database_url = match get("DATABASE_URL") {
-            Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres") => url.to_owned(),
+            Some(url) if url.starts_with("sqlite:") || url.starts_with("postgres") => {
+                url.to_owned()
+            }
             Some(_) => {
                 return Err(fail("DATABASE_URL", "a sqlite:// or postgres:// connection URL"))
             }
@@ -247,15 +261,21 @@ mod tests {
         let err = config(&[("UPSTREAM_ENV", "production")]).unwrap_err();
         assert_eq!(err.variable, "ENCRYPTION_KEY");
         let key = "00".repeat(32);
-        let config =
-            config(&[("UPSTREAM_ENV", "production"), ("ENCRYPTION_KEY", &key), ("GITHUB_PAT", "p")])
-                .unwrap();
+        let config = config(&[
+            ("UPSTREAM_ENV", "production"),
+            ("ENCRYPTION_KEY", &key),
+            ("GITHUB_PAT", "p"),
+        ])
+        .unwrap();
         assert!(config.dev_token().is_none(), "a PAT must not sign anyone in in production");
     }
 
     #[test]
     fn oauth_needs_both_halves() {
-        assert_eq!(config(&[("GITHUB_CLIENT_ID", "x")]).unwrap_err().variable, "GITHUB_CLIENT_SECRET");
+        assert_eq!(
+            config(&[("GITHUB_CLIENT_ID", "x")]).unwrap_err().variable,
+            "GITHUB_CLIENT_SECRET"
+        );
     }
 
     #[test]

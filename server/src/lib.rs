@@ -119,8 +119,8 @@ pub fn router(state: AppState) -> Router {
         .with_same_site(SameSite::Lax)
         .with_secure(state.public_url.scheme() == "https")
         .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
-    let auth = AuthManagerLayerBuilder::new(Backend::new(state.services.db.clone()), sessions)
-        .build();
+    let auth =
+        AuthManagerLayerBuilder::new(Backend::new(state.services.db.clone()), sessions).build();
 
     Router::new()
         .route("/api/{*name}", post(server_fns.clone()).get(server_fns))

@@ -91,5 +91,6 @@ fn callback_url(state: &AppState) -> String {
 }
 
 fn refused(message: &str) -> Response {
-    (StatusCode::FORBIDDEN, format!("{message}\n\nGo back to /sign-in to try again.")).into_response()
+    (StatusCode::FORBIDDEN, format!("{message}\n\nGo back to /sign-in to try again."))
+        .into_response()
 }

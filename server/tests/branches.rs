@@ -9,7 +9,8 @@ use support::{Browser, SignIn, TestApp};
 async fn with_repository() -> (TestApp, Browser, Value) {
     let app = TestApp::start(SignIn::Dev).await;
     let mut browser = app.browser();
-    let repo = browser.ok("add_github_repository", json!({ "full_name": "octo-org/widgets" })).await;
+    let repo =
+        browser.ok("add_github_repository", json!({ "full_name": "octo-org/widgets" })).await;
     (app, browser, repo)
 }
 
@@ -27,7 +28,10 @@ async fn a_new_branch_opens_by_its_deep_link_with_its_settings() {
     assert_eq!(created["status"], "idle");
 
     let detail = browser
-        .ok("get_branch", json!({ "owner": "octo-org", "repo": "widgets", "branch": "feature/search" }))
+        .ok(
+            "get_branch",
+            json!({ "owner": "octo-org", "repo": "widgets", "branch": "feature/search" }),
+        )
         .await;
     assert_eq!(detail["branch"]["agent"], "codex");
     assert_eq!(detail["branch"]["model"], "gpt-5.4");
@@ -75,7 +79,9 @@ async fn a_renamed_branch_is_found_under_its_new_name_only() {
     assert_eq!(browser.call("get_branch", path("old-name")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(browser.call("get_branch", path("new/name")).await.status, StatusCode::OK);
 
-    let refused = browser.call("rename_branch", json!({ "branch_id": created["id"], "name": "bad..name" })).await;
+    let refused = browser
+        .call("rename_branch", json!({ "branch_id": created["id"], "name": "bad..name" }))
+        .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
 }
 

@@ -26,7 +26,10 @@ async fn another_users_repositories_and_branches_are_not_found_by_any_server_fun
         ("list_remote_branches", json!({ "repository_id": repo["id"] })),
         ("reorder_repositories", json!({ "order": [repo["id"]] })),
         ("remove_repository", json!({ "repository_id": repo["id"] })),
-        ("create_branch", json!({ "repository_id": repo["id"], "name": "intruder", "base_branch": "main", "agent": "codex", "model": "o4-mini" })),
+        (
+            "create_branch",
+            json!({ "repository_id": repo["id"], "name": "intruder", "base_branch": "main", "agent": "codex", "model": "o4-mini" }),
+        ),
         ("get_branch", json!({ "owner": "octo-org", "repo": "widgets", "branch": "secret-work" })),
         ("rename_branch", json!({ "branch_id": branch["id"], "name": "stolen" })),
         ("delete_branch", json!({ "branch_id": branch["id"] })),

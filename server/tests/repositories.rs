@@ -36,18 +36,23 @@ async fn github_repositories_are_listed_across_pages_and_filtered() {
         "the second page is fetched by following the Link header"
     );
     let found = browser.ok("list_github_repositories", json!({ "query": "WIDG" })).await;
-    assert_eq!(found, json!([{ "full_name": "octo-org/widgets", "description": "The widgets project", "private": true, "added": false }]));
+    assert_eq!(
+        found,
+        json!([{ "full_name": "octo-org/widgets", "description": "The widgets project", "private": true, "added": false }])
+    );
 }
 
 #[tokio::test]
 async fn a_github_repository_is_added_once_and_listed() {
     let app = TestApp::start(SignIn::Dev).await;
     let mut browser = app.browser();
-    let added = browser.ok("add_github_repository", json!({ "full_name": "octo-org/widgets" })).await;
+    let added =
+        browser.ok("add_github_repository", json!({ "full_name": "octo-org/widgets" })).await;
     assert_eq!(added["default_branch"], "main");
     assert_eq!(added["provider"], "github");
 
-    let again = browser.call("add_github_repository", json!({ "full_name": "octo-org/widgets" })).await;
+    let again =
+        browser.call("add_github_repository", json!({ "full_name": "octo-org/widgets" })).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
     assert!(again.json()["message"].as_str().unwrap().contains("already in your workspace"));
 
@@ -61,7 +66,8 @@ async fn a_github_repository_is_added_once_and_listed() {
 async fn an_unknown_or_malformed_github_repository_is_refused_clearly() {
     let app = TestApp::start(SignIn::Dev).await;
     let mut browser = app.browser();
-    let unknown = browser.call("add_github_repository", json!({ "full_name": "other/private-thing" })).await;
+    let unknown =
+        browser.call("add_github_repository", json!({ "full_name": "other/private-thing" })).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     let malformed = browser.call("add_github_repository", json!({ "full_name": "no-slash" })).await;
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
@@ -105,7 +111,9 @@ async fn an_unreadable_git_source_is_refused_with_gits_reason() {
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY, "{}", answer.text);
     assert!(answer.text.contains("git could not read"), "{}", answer.text);
 
-    let injected = browser.call("add_git_repository", json!({ "url": "--upload-pack=touch /tmp/pwned" })).await;
+    let injected = browser
+        .call("add_git_repository", json!({ "url": "--upload-pack=touch /tmp/pwned" }))
+        .await;
     assert_eq!(injected.status, StatusCode::BAD_REQUEST);
     let workspace = browser.ok("get_workspace", json!({})).await;
     assert_eq!(workspace["repositories"], json!([]), "nothing is written after a failure");
@@ -150,7 +158,8 @@ async fn reordering_with_a_repeated_or_unknown_id_is_refused() {
 async fn removing_a_repository_removes_its_branches() {
     let app = TestApp::start(SignIn::Dev).await;
     let mut browser = app.browser();
-    let repo = browser.ok("add_github_repository", json!({ "full_name": "octo-org/widgets" })).await;
+    let repo =
+        browser.ok("add_github_repository", json!({ "full_name": "octo-org/widgets" })).await;
     let branch = json!({
         "repository_id": repo["id"], "name": "feature/a", "base_branch": "main",
         "agent": "claude-code", "model": "sonnet"
@@ -161,7 +170,10 @@ async fn removing_a_repository_removes_its_branches() {
     let workspace = browser.ok("get_workspace", json!({})).await;
     assert_eq!(workspace["repositories"], json!([]));
     let gone = browser
-        .call("get_branch", json!({ "owner": "octo-org", "repo": "widgets", "branch": "feature/a" }))
+        .call(
+            "get_branch",
+            json!({ "owner": "octo-org", "repo": "widgets", "branch": "feature/a" }),
+        )
         .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     let count = entity::branch::Entity::find().count(&app.state.services.db).await.unwrap();

@@ -114,14 +114,18 @@ fn FromGithub(open: RwSignal<bool>) -> impl IntoView {
             <FieldError message=error.into() />
             <ul class="mt-3 max-h-80 divide-y divide-zinc-100 overflow-y-auto dark:divide-zinc-800">
                 <Transition fallback=|| {
-                    view! { <li class="py-2 text-sm text-zinc-500">"Loading your repositories…"</li> }
+                    view! {
+                        <li class="py-2 text-sm text-zinc-500">"Loading your repositories…"</li>
+                    }
                 }>
                     {move || {
                         listed
                             .get()
                             .map(|result| match result {
                                 Err(err) => {
-                                    view! { <li class="py-2 text-sm text-red-600">{err.message}</li> }
+                                    view! {
+                                        <li class="py-2 text-sm text-red-600">{err.message}</li>
+                                    }
                                         .into_any()
                                 }
                                 Ok(repositories) => {
@@ -138,14 +142,27 @@ fn FromGithub(open: RwSignal<bool>) -> impl IntoView {
                                                     <div class="min-w-0">
                                                         <p class="truncate text-sm font-medium">
                                                             {r.full_name.clone()}
-                                                            {r.private.then(|| view! { <span class="ml-2 rounded bg-zinc-100 px-1 text-xs text-zinc-600 dark:bg-zinc-800 dark:text-zinc-300">"private"</span> })}
+                                                            {r
+                                                                .private
+                                                                .then(|| {
+                                                                    view! {
+                                                                        <span class="ml-2 rounded bg-zinc-100 px-1 text-xs text-zinc-600 dark:bg-zinc-800 dark:text-zinc-300">
+                                                                            "private"
+                                                                        </span>
+                                                                    }
+                                                                })}
                                                         </p>
-                                                        <p class="truncate text-xs text-zinc-500">{r.description.clone()}</p>
+                                                        <p class="truncate text-xs text-zinc-500">
+                                                            {r.description.clone()}
+                                                        </p>
                                                     </div>
                                                     <button
                                                         class=PRIMARY_BUTTON
                                                         aria-label=format!("Add {}", r.full_name)
-                                                        disabled=move || r.added || adding.get().as_deref() == Some(busy_name.as_str())
+                                                        disabled=move || {
+                                                            r.added
+                                                                || adding.get().as_deref() == Some(busy_name.as_str())
+                                                        }
                                                         on:click=move |_| add(name.clone())
                                                     >
                                                         {if r.added { "Added" } else { "Add" }}

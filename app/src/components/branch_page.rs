@@ -30,7 +30,9 @@ pub fn BranchPage() -> impl IntoView {
         |((owner, repo, branch), _)| get_branch(owner, repo, branch),
     );
     view! {
-        <Transition fallback=|| view! { <p class="p-6 text-sm text-zinc-500">"Loading…"</p> }>
+        <Transition fallback=|| {
+            view! { <p class="p-6 text-sm text-zinc-500">"Loading…"</p> }
+        }>
             {move || {
                 detail
                     .get()
@@ -139,11 +141,15 @@ fn RenameBranch(
     view! {
         <Dialog open title="Rename branch">
             <form on:submit=submit.clone()>
-                <label class="block text-sm font-medium" for="rename-branch">"New name"</label>
+                <label class="block text-sm font-medium" for="rename-branch">
+                    "New name"
+                </label>
                 <input id="rename-branch" class=format!("mt-1 {INPUT}") bind:value=name />
                 <FieldError message=error.into() />
                 <div class="mt-4 flex justify-end">
-                    <button class=PRIMARY_BUTTON type="submit">"Rename"</button>
+                    <button class=PRIMARY_BUTTON type="submit">
+                        "Rename"
+                    </button>
                 </div>
             </form>
         </Dialog>

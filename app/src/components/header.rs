@@ -72,14 +72,21 @@ fn UserBadge() -> impl IntoView {
             view! {
                 <div class="flex items-center gap-2 text-sm" title=name>
                     {match user.avatar_url {
-                        Some(url) => view! { <img class="h-7 w-7 rounded-full" src=url alt="" /> }.into_any(),
-                        None => view! {
-                            <span class="flex h-7 w-7 items-center justify-center rounded-full bg-indigo-600 text-xs font-semibold text-white">
-                                {initial.to_string()}
-                            </span>
-                        }.into_any(),
+                        Some(url) => {
+                            view! { <img class="h-7 w-7 rounded-full" src=url alt="" /> }.into_any()
+                        }
+                        None => {
+                            view! {
+                                <span class="flex h-7 w-7 items-center justify-center rounded-full bg-indigo-600 text-xs font-semibold text-white">
+                                    {initial.to_string()}
+                                </span>
+                            }
+                                .into_any()
+                        }
                     }}
-                    <span class="hidden sm:inline" data-testid="user-login">{user.login}</span>
+                    <span class="hidden sm:inline" data-testid="user-login">
+                        {user.login}
+                    </span>
                 </div>
             }
         })

@@ -8,11 +8,7 @@ use super::layout::use_workspace;
 pub fn Home() -> impl IntoView {
     let context = use_workspace();
     let has_repositories = move || {
-        context
-            .workspace
-            .get()
-            .and_then(|r| r.ok())
-            .is_some_and(|w| !w.repositories.is_empty())
+        context.workspace.get().and_then(|r| r.ok()).is_some_and(|w| !w.repositories.is_empty())
     };
     view! {
         <section class="mx-auto max-w-xl p-8 text-center">

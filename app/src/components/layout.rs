@@ -53,25 +53,25 @@ pub fn WorkspaceLayout() -> impl IntoView {
     // the page is sent once the workspace is known.
     view! {
         <Transition fallback=|| view! { <p class="p-6 text-sm text-zinc-500">"Loading…"</p> }>
-        <Show when=signed_out>
-            <Redirect path="/sign-in" />
-        </Show>
-        <div class="flex h-screen overflow-hidden">
-            <Show when=move || context.drawer_open.get()>
-                <div
-                    class="fixed inset-0 z-30 bg-black/40 md:hidden"
-                    on:click=move |_| context.drawer_open.set(false)
-                ></div>
+            <Show when=signed_out>
+                <Redirect path="/sign-in" />
             </Show>
-            <Sidebar />
-            <div class="flex min-w-0 flex-1 flex-col">
-                <Header />
-                <Notice />
-                <main class="min-h-0 flex-1 overflow-y-auto">
-                    <Outlet />
-                </main>
+            <div class="flex h-screen overflow-hidden">
+                <Show when=move || context.drawer_open.get()>
+                    <div
+                        class="fixed inset-0 z-30 bg-black/40 md:hidden"
+                        on:click=move |_| context.drawer_open.set(false)
+                    ></div>
+                </Show>
+                <Sidebar />
+                <div class="flex min-w-0 flex-1 flex-col">
+                    <Header />
+                    <Notice />
+                    <main class="min-h-0 flex-1 overflow-y-auto">
+                        <Outlet />
+                    </main>
+                </div>
             </div>
-        </div>
         </Transition>
     }
 }

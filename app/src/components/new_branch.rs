@@ -46,7 +46,10 @@ fn NewBranchForm(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoV
         })
     });
     let remote_error = Signal::derive(move || {
-        remote.get().and_then(|r| r.err()).map(|e| format!("Could not list the remote's branches: {e}"))
+        remote
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| format!("Could not list the remote's branches: {e}"))
     });
     let chosen_agent = move || Agent::from_id(&agent.get()).unwrap_or(Agent::ClaudeCode);
 
@@ -80,7 +83,9 @@ fn NewBranchForm(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoV
     view! {
         <form on:submit=submit class="space-y-4">
             <div>
-                <label class="block text-sm font-medium" for="branch-name">"Branch name"</label>
+                <label class="block text-sm font-medium" for="branch-name">
+                    "Branch name"
+                </label>
                 <input
                     id="branch-name"
                     class=format!("mt-1 {INPUT}")
@@ -91,7 +96,9 @@ fn NewBranchForm(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoV
                 <FieldError message=error_for("name") />
             </div>
             <div>
-                <label class="block text-sm font-medium" for="base-branch">"Base branch"</label>
+                <label class="block text-sm font-medium" for="base-branch">
+                    "Base branch"
+                </label>
                 <select id="base-branch" class=format!("mt-1 {INPUT}") bind:value=base>
                     <Transition fallback=move || {
                         view! { <option value=base.get_untracked()>{base.get_untracked()}</option> }
@@ -108,7 +115,11 @@ fn NewBranchForm(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoV
                                         .into_iter()
                                         .map(|b| {
                                             let selected = b == base.get_untracked();
-                                            view! { <option value=b.clone() selected=selected>{b.clone()}</option> }
+                                            view! {
+                                                <option value=b.clone() selected=selected>
+                                                    {b.clone()}
+                                                </option>
+                                            }
                                         })
                                         .collect_view()
                                 })
@@ -120,13 +131,16 @@ fn NewBranchForm(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoV
             </div>
             <div class="grid grid-cols-2 gap-3">
                 <div>
-                    <label class="block text-sm font-medium" for="agent">"Agent"</label>
+                    <label class="block text-sm font-medium" for="agent">
+                        "Agent"
+                    </label>
                     <select
                         id="agent"
                         class=format!("mt-1 {INPUT}")
                         bind:value=agent
                         on:change=move |ev| {
-                            let chosen = Agent::from_id(&event_target_value(&ev)).unwrap_or(Agent::ClaudeCode);
+                            let chosen = Agent::from_id(&event_target_value(&ev))
+                                .unwrap_or(Agent::ClaudeCode);
                             model.set(chosen.models()[0].to_owned());
                         }
                     >
@@ -137,7 +151,9 @@ fn NewBranchForm(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoV
                     </select>
                 </div>
                 <div>
-                    <label class="block text-sm font-medium" for="model">"Model"</label>
+                    <label class="block text-sm font-medium" for="model">
+                        "Model"
+                    </label>
                     <input
                         id="model"
                         class=format!("mt-1 {INPUT}")

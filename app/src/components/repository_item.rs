@@ -49,11 +49,7 @@ pub fn RepositoryItem(
             draggable="true"
             data-repository=full_name.clone()
             class=move || {
-                if drop_target.get() {
-                    "rounded-md ring-2 ring-indigo-400"
-                } else {
-                    "rounded-md"
-                }
+                if drop_target.get() { "rounded-md ring-2 ring-indigo-400" } else { "rounded-md" }
             }
             on:dragstart=move |ev| {
                 dragged.set(Some(id));
@@ -200,7 +196,8 @@ fn RemoveRepository(repository: RepositoryView, open: RwSignal<bool>) -> impl In
         <Dialog open title="Remove repository">
             <p class="text-sm">
                 "Remove " <strong>{full_name.clone()}</strong> " from your workspace? Its "
-                {branch_count} " branch(es) and their conversations are deleted. Nothing is deleted on the remote."
+                {branch_count}
+                " branch(es) and their conversations are deleted. Nothing is deleted on the remote."
             </p>
             <div class="mt-5 flex justify-end gap-2">
                 <button class=SECONDARY_BUTTON on:click=move |_| open.set(false)>

@@ -33,7 +33,9 @@ pub fn Sidebar() -> impl IntoView {
             }
         >
             <div class="flex h-12 shrink-0 items-center justify-between border-b border-zinc-200 px-3 dark:border-zinc-800">
-                <a href="/" class="font-semibold">"Upstream Agents"</a>
+                <a href="/" class="font-semibold">
+                    "Upstream Agents"
+                </a>
                 <button
                     class="rounded p-1 text-zinc-500 hover:bg-zinc-200 md:hidden dark:hover:bg-zinc-800"
                     aria-label="Close menu"
@@ -104,7 +106,7 @@ fn RepositoryList(repositories: Vec<RepositoryView>) -> impl IntoView {
                 "No repositories yet. Add one to start a branch."
             </p>
         }
-            .into_any();
+        .into_any();
     }
     view! {
         <ul class="space-y-0.5" data-testid="repository-list">
@@ -125,5 +127,5 @@ fn RepositoryList(repositories: Vec<RepositoryView>) -> impl IntoView {
                 .collect_view()}
         </ul>
     }
-        .into_any()
+    .into_any()
 }

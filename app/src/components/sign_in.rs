@@ -33,7 +33,9 @@ pub fn SignIn() -> impl IntoView {
                                     view! {
                                         <p class="mt-4 text-sm">
                                             "This server signs you in automatically. "
-                                            <a class="underline" href="/" rel="external">"Open the workspace"</a>
+                                            <a class="underline" href="/" rel="external">
+                                                "Open the workspace"
+                                            </a>
                                         </p>
                                     }
                                         .into_any()

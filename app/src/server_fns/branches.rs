@@ -31,7 +31,11 @@ pub async fn create_branch(
 
 /// The branch a deep link names, with its repository.
 #[server(prefix = "/api", endpoint = "get_branch", input = leptos::server_fn::codec::Json)]
-pub async fn get_branch(owner: String, repo: String, branch: String) -> Result<BranchDetail, AppError> {
+pub async fn get_branch(
+    owner: String,
+    repo: String,
+    branch: String,
+) -> Result<BranchDetail, AppError> {
     use super::ssr::{current_user, fail, services};
     use crate::convert::{branch_view, new_repository_view};
 

@@ -39,9 +39,8 @@ pub async fn add_github_repository(full_name: String) -> Result<RepositoryView, 
     use super::ssr::{current_user, fail, services};
 
     let user = current_user().await?;
-    let added = domain::repositories::add_github(&services(), user.id, &full_name)
-        .await
-        .map_err(fail)?;
+    let added =
+        domain::repositories::add_github(&services(), user.id, &full_name).await.map_err(fail)?;
     Ok(crate::convert::new_repository_view(added))
 }
 

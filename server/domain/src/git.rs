@@ -55,7 +55,9 @@ pub fn parse_clone_source(input: &str) -> Result<CloneSource> {
         }
         let (_host, path) = rest.split_once('/').ok_or_else(|| invalid("the URL has no path"))?;
         path.to_owned()
-    } else if let Some((_user_host, path)) = url.split_once(':').filter(|(_, p)| !p.starts_with(':')) {
+    } else if let Some((_user_host, path)) =
+        url.split_once(':').filter(|(_, p)| !p.starts_with(':'))
+    {
         path.to_owned()
     } else {
         return Err(invalid("use an https, http, ssh, git or file URL, or a local path"));
@@ -156,15 +158,22 @@ mod tests {
 
     #[test]
     fn dangerous_or_unknown_sources_are_refused() {
-        for url in ["", "--upload-pack=touch /tmp/x", "ext::sh -c id", "relative/path", "/no/such/dir", "ext::x"]
-        {
+        for url in [
+            "",
+            "--upload-pack=touch /tmp/x",
+            "ext::sh -c id",
+            "relative/path",
+            "/no/such/dir",
+            "ext::x",
+        ] {
             assert!(parse_clone_source(url).is_err(), "{url:?} should be refused");
         }
     }
 
     #[test]
     fn ls_remote_output_gives_default_and_sorted_branches() {
-        let text = "ref: refs/heads/main\tHEAD\nabc\tHEAD\nabc\trefs/heads/main\ndef\trefs/heads/dev\n";
+        let text =
+            "ref: refs/heads/main\tHEAD\nabc\tHEAD\nabc\trefs/heads/main\ndef\trefs/heads/dev\n";
         let heads = parse_ls_remote(text);
         assert_eq!(heads.default_branch.as_deref(), Some("main"));
         assert_eq!(heads.branches, vec!["dev", "main"]);

@@ -206,10 +206,8 @@ async fn check(response: Response) -> Result<Response> {
     if status.is_success() {
         return Ok(response);
     }
-    let rate_limited = response
-        .headers()
-        .get("x-ratelimit-remaining")
-        .is_some_and(|v| v.as_bytes() == b"0");
+    let rate_limited =
+        response.headers().get("x-ratelimit-remaining").is_some_and(|v| v.as_bytes() == b"0");
     let message = response
         .json::<ErrorBody>()
         .await

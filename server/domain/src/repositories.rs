@@ -104,10 +104,8 @@ pub async fn add_github(
 pub async fn add_git(services: &Services, user_id: i64, url: &str) -> Result<repository::Model> {
     let source = parse_clone_source(url)?;
     let heads = git::remote_heads(&source.url).await?;
-    let default_branch = heads
-        .default_branch
-        .or_else(|| heads.branches.first().cloned())
-        .ok_or_else(|| {
+    let default_branch =
+        heads.default_branch.or_else(|| heads.branches.first().cloned()).ok_or_else(|| {
             Error::invalid("url", "the repository has no branches yet: push a first commit")
         })?;
     insert(

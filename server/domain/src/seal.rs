@@ -34,10 +34,7 @@ impl Sealer {
     /// A sealer for this key.
     pub fn new(key: &[u8; 32]) -> Self {
         let digest = Sha256::digest(key);
-        Self {
-            cipher: Aes256Gcm::new(key.into()),
-            key_id: hex::encode(&digest[..4]),
-        }
+        Self { cipher: Aes256Gcm::new(key.into()), key_id: hex::encode(&digest[..4]) }
     }
 
     /// The id stored beside each value this sealer seals.

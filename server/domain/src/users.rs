@@ -4,8 +4,7 @@
 use chrono::Utc;
 use entity::{credential, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 
 use crate::github::GithubUser;
@@ -56,9 +55,10 @@ pub async fn ensure_fixed(
                 FixedUser::Local => ("Local user", None),
             };
             let active = new_user(which.login(), Some(name.into()), None, None, sealed);
-            let model = user::ActiveModel { is_admin: Set(true), sandbox_quota: Set(quota), ..active }
-                .insert(&txn)
-                .await?;
+            let model =
+                user::ActiveModel { is_admin: Set(true), sandbox_quota: Set(quota), ..active }
+                    .insert(&txn)
+                    .await?;
             insert_credentials(&txn, model.id).await?;
             model
         }

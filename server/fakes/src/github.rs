@@ -200,9 +200,12 @@ fn paged(items: Vec<Value>, page: &Page, headers: &HeaderMap, path: &str) -> Res
     let per_page = page.per_page.unwrap_or(30).clamp(1, 100);
     let number = page.page.unwrap_or(1).max(1);
     let last = items.len().div_ceil(per_page).max(1);
-    let slice: Vec<Value> = items.into_iter().skip((number - 1) * per_page).take(per_page).collect();
+    let slice: Vec<Value> =
+        items.into_iter().skip((number - 1) * per_page).take(per_page).collect();
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let link = |n: usize, rel: &str| format!("<http://{host}{path}?per_page={per_page}&page={n}>; rel=\"{rel}\"");
+    let link = |n: usize, rel: &str| {
+        format!("<http://{host}{path}?per_page={per_page}&page={n}>; rel=\"{rel}\"")
+    };
     let mut links = Vec::new();
     if number > 1 {
         links.push(link(number - 1, "prev"));

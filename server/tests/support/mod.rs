@@ -56,7 +56,9 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(admin_url) = self.admin_url.clone() else { return };
+        let Some(admin_url) = self.admin_url.clone() else {
+            return;
+        };
         let name = self.name.clone();
         // Drop runs outside async code; a short-lived runtime on its own thread drops the
         // database.
@@ -134,10 +136,8 @@ impl TestApp {
         let start = browser.get("/auth/github/login").await;
         assert_eq!(start.status, StatusCode::SEE_OTHER, "sign-in starts with a redirect");
         let authorize = format!("{}&login={login}", start.location());
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let approved = client.get(&authorize).send().await.unwrap();
         let back = approved.headers()["location"].to_str().unwrap().to_owned();
         let callback = back.split_once("/auth/").map(|(_, rest)| format!("/auth/{rest}")).unwrap();
@@ -188,8 +188,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
 
     pub fn location(&self) -> String {
