@@ -11,6 +11,18 @@ if (!dir) {
 }
 const port = 3300;
 const fakePort = 3301;
+/** A second server on the same database that signs people in with GitHub OAuth. */
+export const oauthPort = 3302;
+const database = process.env.DATABASE_URL ?? `sqlite://${dir}/data/upstream.db?mode=rwc`;
+const common = {
+  DATA_DIR: `${dir}/data`,
+  DATABASE_URL: database,
+  ENCRYPTION_KEY: "5e".repeat(32),
+  GITHUB_API_URL: `http://127.0.0.1:${fakePort}`,
+  GITHUB_WEB_URL: `http://127.0.0.1:${fakePort}`,
+  LEPTOS_SITE_ROOT: `${root}/target/site`,
+  RUST_LOG: "warn",
+};
 
 export default defineConfig({
   testDir: "./tests",
@@ -50,15 +62,18 @@ export default defineConfig({
       reuseExistingServer: false,
       timeout: 60_000,
       stdout: "pipe",
+      env: { ...common, BIND_ADDRESS: `127.0.0.1:${port}`, GITHUB_PAT: "gho_octo" },
+    },
+    {
+      command: `${root}/target/debug/upstream`,
+      url: `http://127.0.0.1:${oauthPort}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
       env: {
-        BIND_ADDRESS: `127.0.0.1:${port}`,
-        DATA_DIR: `${dir}/data`,
-        DATABASE_URL: process.env.DATABASE_URL ?? `sqlite://${dir}/data/upstream.db?mode=rwc`,
-        GITHUB_PAT: "gho_octo",
-        GITHUB_API_URL: `http://127.0.0.1:${fakePort}`,
-        GITHUB_WEB_URL: `http://127.0.0.1:${fakePort}`,
-        LEPTOS_SITE_ROOT: `${root}/target/site`,
-        RUST_LOG: "warn",
+        ...common,
+        BIND_ADDRESS: `127.0.0.1:${oauthPort}`,
+        GITHUB_CLIENT_ID: "fake-client-id",
+        GITHUB_CLIENT_SECRET: "fake-client-secret",
       },
     },
   ],

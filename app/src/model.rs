@@ -19,6 +19,9 @@ pub struct Workspace {
     pub repositories: Vec<RepositoryView>,
     /// Whether the user has a GitHub token, so GitHub repositories can be listed.
     pub github_connected: bool,
+    /// Whether signing out means anything here (not when everyone is signed in
+    /// automatically).
+    pub can_sign_out: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

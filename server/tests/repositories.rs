@@ -14,6 +14,7 @@ async fn dev_mode_signs_the_dev_user_in_without_any_step() {
     assert_eq!(workspace["user"]["login"], "dev");
     assert_eq!(workspace["user"]["is_admin"], true);
     assert_eq!(workspace["github_connected"], true);
+    assert_eq!(workspace["can_sign_out"], false, "signing out of dev mode means nothing");
     assert_eq!(workspace["repositories"], json!([]));
 }
 

@@ -28,6 +28,7 @@ async fn github_sign_in_creates_the_user_and_keeps_the_token_sealed() {
     assert_eq!(workspace["user"]["login"], "octo");
     assert_eq!(workspace["user"]["is_admin"], false);
     assert_eq!(workspace["github_connected"], true);
+    assert_eq!(workspace["can_sign_out"], true, "a GitHub user can sign out");
 
     let row = user::Entity::find()
         .filter(user::Column::Login.eq("octo"))

@@ -22,7 +22,7 @@ pub fn Header() -> impl IntoView {
             <span class="font-semibold md:hidden">"Upstream"</span>
             <div class="flex-1"></div>
             <ThemeSwitch />
-            <UserBadge />
+            <UserMenu />
         </header>
     }
 }
@@ -61,33 +61,56 @@ fn ThemeSwitch() -> impl IntoView {
     }
 }
 
+/// The signed-in user, opening a small menu with who they are and, where it applies,
+/// "Sign out".
 #[component]
-fn UserBadge() -> impl IntoView {
+fn UserMenu() -> impl IntoView {
     let context = use_workspace();
-    let user = move || context.workspace.get().and_then(|r| r.ok()).map(|w| w.user);
+    let workspace = move || context.workspace.get().and_then(|r| r.ok());
     move || {
-        user().map(|user| {
+        workspace().map(|workspace| {
+            let user = workspace.user;
             let initial = user.login.chars().next().unwrap_or('?').to_ascii_uppercase();
             let name = user.name.clone().unwrap_or_else(|| user.login.clone());
             view! {
-                <div class="flex items-center gap-2 text-sm" title=name>
-                    {match user.avatar_url {
-                        Some(url) => {
-                            view! { <img class="h-7 w-7 rounded-full" src=url alt="" /> }.into_any()
-                        }
-                        None => {
-                            view! {
-                                <span class="flex h-7 w-7 items-center justify-center rounded-full bg-indigo-600 text-xs font-semibold text-white">
-                                    {initial.to_string()}
-                                </span>
+                <details class="relative">
+                    <summary
+                        class="flex cursor-pointer list-none items-center gap-2 rounded-md p-1 text-sm hover:bg-zinc-100 dark:hover:bg-zinc-800"
+                        aria-label="User menu"
+                    >
+                        {match user.avatar_url {
+                            Some(url) => {
+                                view! { <img class="h-7 w-7 rounded-full" src=url alt="" /> }
+                                    .into_any()
                             }
-                                .into_any()
-                        }
-                    }}
-                    <span class="hidden sm:inline" data-testid="user-login">
-                        {user.login}
-                    </span>
-                </div>
+                            None => {
+                                view! {
+                                    <span class="flex h-7 w-7 items-center justify-center rounded-full bg-indigo-600 text-xs font-semibold text-white">
+                                        {initial.to_string()}
+                                    </span>
+                                }
+                                    .into_any()
+                            }
+                        }}
+                        <span class="hidden sm:inline" data-testid="user-login">
+                            {user.login.clone()}
+                        </span>
+                    </summary>
+                    <div class="absolute right-0 z-20 mt-1 w-56 rounded-md border border-zinc-200 bg-white p-3 text-sm shadow-lg dark:border-zinc-700 dark:bg-zinc-900">
+                        <p class="font-medium">{name}</p>
+                        <p class="text-zinc-500">
+                            {format!("@{}", user.login)}
+                            {user.is_admin.then_some(" · administrator")}
+                        </p>
+                        <Show when=move || workspace.can_sign_out>
+                            <form method="post" action="/auth/logout" class="mt-3">
+                                <button class="w-full rounded-md border border-zinc-300 px-2 py-1 hover:bg-zinc-50 dark:border-zinc-700 dark:hover:bg-zinc-800">
+                                    "Sign out"
+                                </button>
+                            </form>
+                        </Show>
+                    </div>
+                </details>
             }
         })
     }

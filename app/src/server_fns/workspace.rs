@@ -8,7 +8,7 @@ use crate::model::{SignInMethod, Workspace};
 /// The signed-in user's workspace: their repositories in order, each with its branches.
 #[server(prefix = "/api", endpoint = "get_workspace", input = leptos::server_fn::codec::Json)]
 pub async fn get_workspace() -> Result<Workspace, AppError> {
-    use super::ssr::{current_user, fail, services};
+    use super::ssr::{current_user, fail, services, sign_in_method};
     use crate::convert::{repository_view, user_view};
 
     let user = current_user().await?;
@@ -20,6 +20,7 @@ pub async fn get_workspace() -> Result<Workspace, AppError> {
         user: user_view(&user),
         repositories: repositories.into_iter().map(repository_view).collect(),
         github_connected,
+        can_sign_out: sign_in_method() == SignInMethod::GithubOAuth,
     })
 }
 
