@@ -13,6 +13,8 @@ mod oauth;
 
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use app::model::SignInMethod;
 use app::{shell, App};
 use axum::extract::FromRef;
@@ -47,6 +49,8 @@ pub struct AppState {
 /// Opens the database (applying migrations), prepares the users the sign-in mode needs,
 /// and returns the router with its state.
 pub async fn build(config: &Config) -> anyhow::Result<(Router, AppState)> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating DATA_DIR {}", config.data_dir.display()))?;
     let key = keys::load(&config.key)?;
     let db = domain::db::connect(&config.database_url).await?;
     let services = Services {
