@@ -20,7 +20,9 @@ use components::home::Home;
 use components::layout::WorkspaceLayout;
 use components::sign_in::SignIn;
 
-/// The whole HTML document the server sends for every page.
+/// The whole HTML document the server sends for every page. Pages are rendered on the
+/// server; only the components marked `#[island]` are hydrated in the browser, which keeps
+/// the WASM small.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -33,7 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <link rel="stylesheet" id="leptos" href="/pkg/upstream.css" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
             <body class="h-full bg-white text-zinc-900 antialiased dark:bg-zinc-950 dark:text-zinc-100">

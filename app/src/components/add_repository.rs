@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::dialog::{Dialog, FieldError, INPUT, PRIMARY_BUTTON};
-use super::layout::{use_workspace, WorkspaceContext};
+use super::reload;
 use crate::error::AppError;
 use crate::model::RepositoryView;
 use crate::server_fns::repositories::{
@@ -19,8 +19,8 @@ enum Source {
 }
 
 /// The "Add" button of the sidebar and the dialog it opens.
-#[component]
-pub fn AddRepository() -> impl IntoView {
+#[island]
+pub fn AddRepository(github_connected: bool) -> impl IntoView {
     let open = RwSignal::new(false);
     let source = RwSignal::new(Source::Github);
     let tab = move |which: Source, label: &'static str| {
@@ -49,37 +49,29 @@ pub fn AddRepository() -> impl IntoView {
             </div>
             <Show
                 when=move || source.get() == Source::Github
-                fallback=move || view! { <FromGit open /> }
+                fallback=move || view! { <FromGit /> }
             >
-                <FromGithub open />
+                <FromGithub connected=github_connected />
             </Show>
         </Dialog>
     }
 }
 
-/// Refreshes the sidebar and closes the dialog once a repository was added.
-fn added(
-    context: WorkspaceContext,
-    open: RwSignal<bool>,
-    result: Result<RepositoryView, AppError>,
-) -> Option<AppError> {
+/// Shows the new repository in the sidebar, or says why it could not be added.
+fn added(result: Result<RepositoryView, AppError>) -> Option<String> {
     match result {
         Ok(_) => {
-            context.workspace.refetch();
-            open.set(false);
+            reload();
             None
         }
-        Err(err) => Some(err),
+        Err(err) => Some(err.message),
     }
 }
 
 #[component]
-fn FromGithub(open: RwSignal<bool>) -> impl IntoView {
-    let context = use_workspace();
-    let connected = move || {
-        context.workspace.get().and_then(|r| r.ok()).map(|w| w.github_connected).unwrap_or(false)
-    };
-    let listed = Resource::new(|| (), |_| list_github_repositories(String::new()));
+fn FromGithub(connected: bool) -> impl IntoView {
+    // Asked for when the dialog opens, and filtered here as the user types.
+    let listed = LocalResource::new(|| list_github_repositories(String::new()));
     let query = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let adding = RwSignal::new(None::<String>);
@@ -88,14 +80,14 @@ fn FromGithub(open: RwSignal<bool>) -> impl IntoView {
         adding.set(Some(full_name.clone()));
         spawn_local(async move {
             let result = add_github_repository(full_name).await;
-            error.set(added(context, open, result).map(|e| e.message));
+            error.set(added(result));
             adding.set(None);
         });
     };
 
     view! {
         <Show
-            when=connected
+            when=move || connected
             fallback=|| {
                 view! {
                     <p class="text-sm text-zinc-600 dark:text-zinc-400">
@@ -113,77 +105,74 @@ fn FromGithub(open: RwSignal<bool>) -> impl IntoView {
             />
             <FieldError message=error.into() />
             <ul class="mt-3 max-h-80 divide-y divide-zinc-100 overflow-y-auto dark:divide-zinc-800">
-                <Transition fallback=|| {
-                    view! {
-                        <li class="py-2 text-sm text-zinc-500">"Loading your repositories…"</li>
-                    }
-                }>
-                    {move || {
-                        listed
-                            .get()
-                            .map(|result| match result {
-                                Err(err) => {
+                {move || {
+                    match listed.get() {
+                        None => {
+                            view! {
+                                <li class="py-2 text-sm text-zinc-500">
+                                    "Loading your repositories…"
+                                </li>
+                            }
+                                .into_any()
+                        }
+                        Some(Err(err)) => {
+                            view! { <li class="py-2 text-sm text-red-600">{err.message}</li> }
+                                .into_any()
+                        }
+                        Some(Ok(repositories)) => {
+                            let needle = query.get().trim().to_ascii_lowercase();
+                            repositories
+                                .into_iter()
+                                .filter(|r| r.full_name.to_ascii_lowercase().contains(&needle))
+                                .take(100)
+                                .map(|r| {
+                                    let name = r.full_name.clone();
+                                    let busy_name = name.clone();
                                     view! {
-                                        <li class="py-2 text-sm text-red-600">{err.message}</li>
+                                        <li class="flex items-center justify-between gap-3 py-2">
+                                            <div class="min-w-0">
+                                                <p class="truncate text-sm font-medium">
+                                                    {r.full_name.clone()}
+                                                    {r
+                                                        .private
+                                                        .then(|| {
+                                                            view! {
+                                                                <span class="ml-2 rounded bg-zinc-100 px-1 text-xs text-zinc-600 dark:bg-zinc-800 dark:text-zinc-300">
+                                                                    "private"
+                                                                </span>
+                                                            }
+                                                        })}
+                                                </p>
+                                                <p class="truncate text-xs text-zinc-500">
+                                                    {r.description.clone()}
+                                                </p>
+                                            </div>
+                                            <button
+                                                class=PRIMARY_BUTTON
+                                                aria-label=format!("Add {}", r.full_name)
+                                                disabled=move || {
+                                                    r.added
+                                                        || adding.get().as_deref() == Some(busy_name.as_str())
+                                                }
+                                                on:click=move |_| add(name.clone())
+                                            >
+                                                {if r.added { "Added" } else { "Add" }}
+                                            </button>
+                                        </li>
                                     }
-                                        .into_any()
-                                }
-                                Ok(repositories) => {
-                                    let needle = query.get().trim().to_lowercase();
-                                    repositories
-                                        .into_iter()
-                                        .filter(|r| r.full_name.to_lowercase().contains(&needle))
-                                        .take(100)
-                                        .map(|r| {
-                                            let name = r.full_name.clone();
-                                            let busy_name = name.clone();
-                                            view! {
-                                                <li class="flex items-center justify-between gap-3 py-2">
-                                                    <div class="min-w-0">
-                                                        <p class="truncate text-sm font-medium">
-                                                            {r.full_name.clone()}
-                                                            {r
-                                                                .private
-                                                                .then(|| {
-                                                                    view! {
-                                                                        <span class="ml-2 rounded bg-zinc-100 px-1 text-xs text-zinc-600 dark:bg-zinc-800 dark:text-zinc-300">
-                                                                            "private"
-                                                                        </span>
-                                                                    }
-                                                                })}
-                                                        </p>
-                                                        <p class="truncate text-xs text-zinc-500">
-                                                            {r.description.clone()}
-                                                        </p>
-                                                    </div>
-                                                    <button
-                                                        class=PRIMARY_BUTTON
-                                                        aria-label=format!("Add {}", r.full_name)
-                                                        disabled=move || {
-                                                            r.added
-                                                                || adding.get().as_deref() == Some(busy_name.as_str())
-                                                        }
-                                                        on:click=move |_| add(name.clone())
-                                                    >
-                                                        {if r.added { "Added" } else { "Add" }}
-                                                    </button>
-                                                </li>
-                                            }
-                                        })
-                                        .collect_view()
-                                        .into_any()
-                                }
-                            })
-                    }}
-                </Transition>
+                                })
+                                .collect_view()
+                                .into_any()
+                        }
+                    }
+                }}
             </ul>
         </Show>
     }
 }
 
 #[component]
-fn FromGit(open: RwSignal<bool>) -> impl IntoView {
-    let context = use_workspace();
+fn FromGit() -> impl IntoView {
     let url = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -192,7 +181,7 @@ fn FromGit(open: RwSignal<bool>) -> impl IntoView {
         busy.set(true);
         spawn_local(async move {
             let result = add_git_repository(url.get_untracked()).await;
-            error.set(added(context, open, result).map(|e| e.message));
+            error.set(added(result));
             busy.set(false);
         });
     };

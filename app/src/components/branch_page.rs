@@ -3,19 +3,17 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::use_params_map;
 
-use super::branch_href;
 use super::dialog::{Dialog, FieldError, DANGER_BUTTON, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON};
-use super::layout::use_workspace;
 use super::status_badge::StatusBadge;
+use super::{branch_href, go_to};
 use crate::model::BranchDetail;
 use crate::server_fns::branches::{delete_branch, get_branch, rename_branch};
 
 #[component]
 pub fn BranchPage() -> impl IntoView {
     let params = use_params_map();
-    let context = use_workspace();
     let path = move || {
         let params = params.read();
         (
@@ -24,11 +22,7 @@ pub fn BranchPage() -> impl IntoView {
             params.get("branch").unwrap_or_default(),
         )
     };
-    // Refetched with the sidebar, so a rename or a status change shows here too.
-    let detail = Resource::new(
-        move || (path(), context.workspace.get().is_some()),
-        |((owner, repo, branch), _)| get_branch(owner, repo, branch),
-    );
+    let detail = Resource::new(path, |(owner, repo, branch)| get_branch(owner, repo, branch));
     view! {
         <Transition fallback=|| {
             view! { <p class="p-6 text-sm text-zinc-500">"Loading…"</p> }
@@ -58,8 +52,6 @@ pub fn BranchPage() -> impl IntoView {
 #[component]
 fn BranchView(detail: BranchDetail) -> impl IntoView {
     let BranchDetail { repository, branch } = detail;
-    let rename_open = RwSignal::new(false);
-    let delete_open = RwSignal::new(false);
     let full_name = repository.full_name();
     view! {
         <Title text=format!("{} · {} · Upstream Agents", branch.name, full_name) />
@@ -72,14 +64,12 @@ fn BranchView(detail: BranchDetail) -> impl IntoView {
                         <span data-testid="branch-name">{branch.name.clone()}</span>
                     </h1>
                 </div>
-                <div class="flex gap-2">
-                    <button class=SECONDARY_BUTTON on:click=move |_| rename_open.set(true)>
-                        "Rename"
-                    </button>
-                    <button class=SECONDARY_BUTTON on:click=move |_| delete_open.set(true)>
-                        "Delete"
-                    </button>
-                </div>
+                <BranchActions
+                    owner=repository.owner.clone()
+                    repo=repository.name.clone()
+                    branch_id=branch.id
+                    name=branch.name.clone()
+                />
             </div>
             <dl class="mt-4 grid grid-cols-2 gap-3 rounded-lg border border-zinc-200 p-4 text-sm sm:grid-cols-4 dark:border-zinc-800">
                 <Fact label="Status" value=branch.status.label().to_owned() />
@@ -91,14 +81,6 @@ fn BranchView(detail: BranchDetail) -> impl IntoView {
                 "This branch has no conversation yet."
             </div>
         </section>
-        <RenameBranch
-            owner=repository.owner.clone()
-            repo=repository.name.clone()
-            branch_id=branch.id
-            current=branch.name.clone()
-            open=rename_open
-        />
-        <DeleteBranch branch_id=branch.id name=branch.name.clone() open=delete_open />
     }
 }
 
@@ -112,6 +94,26 @@ fn Fact(label: &'static str, value: String) -> impl IntoView {
     }
 }
 
+/// Rename and Delete, with their dialogs: the only part of the page that runs in the
+/// browser.
+#[island]
+fn BranchActions(owner: String, repo: String, branch_id: i64, name: String) -> impl IntoView {
+    let rename_open = RwSignal::new(false);
+    let delete_open = RwSignal::new(false);
+    view! {
+        <div class="flex gap-2">
+            <button class=SECONDARY_BUTTON on:click=move |_| rename_open.set(true)>
+                "Rename"
+            </button>
+            <button class=SECONDARY_BUTTON on:click=move |_| delete_open.set(true)>
+                "Delete"
+            </button>
+        </div>
+        <RenameBranch owner repo branch_id current=name.clone() open=rename_open />
+        <DeleteBranch branch_id name open=delete_open />
+    }
+}
+
 #[component]
 fn RenameBranch(
     owner: String,
@@ -120,20 +122,14 @@ fn RenameBranch(
     current: String,
     open: RwSignal<bool>,
 ) -> impl IntoView {
-    let context = use_workspace();
-    let navigate = use_navigate();
     let name = RwSignal::new(current);
     let error = RwSignal::new(None::<String>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let (navigate, owner, repo) = (navigate.clone(), owner.clone(), repo.clone());
+        let (owner, repo) = (owner.clone(), repo.clone());
         spawn_local(async move {
             match rename_branch(branch_id, name.get_untracked()).await {
-                Ok(renamed) => {
-                    open.set(false);
-                    context.workspace.refetch();
-                    navigate(&branch_href(&owner, &repo, &renamed.name), Default::default());
-                }
+                Ok(renamed) => go_to(&branch_href(&owner, &repo, &renamed.name)),
                 Err(err) => error.set(Some(err.message)),
             }
         });
@@ -158,18 +154,12 @@ fn RenameBranch(
 
 #[component]
 fn DeleteBranch(branch_id: i64, name: String, open: RwSignal<bool>) -> impl IntoView {
-    let context = use_workspace();
-    let navigate = use_navigate();
+    let error = RwSignal::new(None::<String>);
     let remove = move |_| {
-        let navigate = navigate.clone();
         spawn_local(async move {
             match delete_branch(branch_id).await {
-                Ok(()) => {
-                    open.set(false);
-                    context.workspace.refetch();
-                    navigate("/", Default::default());
-                }
-                Err(err) => context.notice.set(Some(err.message)),
+                Ok(()) => go_to("/"),
+                Err(err) => error.set(Some(err.message)),
             }
         });
     };
@@ -179,6 +169,7 @@ fn DeleteBranch(branch_id: i64, name: String, open: RwSignal<bool>) -> impl Into
                 "Delete " <strong>{name.clone()}</strong>
                 " and its conversation? This cannot be undone."
             </p>
+            <FieldError message=error.into() />
             <div class="mt-5 flex justify-end gap-2">
                 <button class=SECONDARY_BUTTON on:click=move |_| open.set(false)>
                     "Cancel"

@@ -9,7 +9,7 @@ pub fn Dialog(
     #[prop(into)] title: String,
     children: ChildrenFn,
 ) -> impl IntoView {
-    let title_id = format!("dialog-{}", title.to_lowercase().replace(' ', "-"));
+    let title_id = format!("dialog-{}", title.to_ascii_lowercase().replace(' ', "-"));
     let children = StoredValue::new(children);
     view! {
         <Show when=move || open.get()>

@@ -2,33 +2,34 @@
 
 use leptos::prelude::*;
 
-use super::layout::use_workspace;
+use super::layout::DRAWER_TOGGLE;
+use crate::model::UserView;
 use crate::theme::Theme;
 
 #[component]
-pub fn Header() -> impl IntoView {
-    let context = use_workspace();
+pub fn Header(user: UserView, can_sign_out: bool) -> impl IntoView {
     view! {
         <header class="flex h-12 shrink-0 items-center gap-3 border-b border-zinc-200 px-3 dark:border-zinc-800">
-            <button
-                class="rounded p-1.5 hover:bg-zinc-100 md:hidden dark:hover:bg-zinc-800"
+            <label
+                for=DRAWER_TOGGLE
+                role="button"
+                class="cursor-pointer rounded p-1.5 hover:bg-zinc-100 md:hidden dark:hover:bg-zinc-800"
                 aria-label="Open menu"
-                on:click=move |_| context.drawer_open.set(true)
             >
                 <svg class="h-5 w-5" viewBox="0 0 20 20" fill="currentColor" aria-hidden="true">
                     <path d="M3 5h14v2H3zM3 9h14v2H3zM3 13h14v2H3z" />
                 </svg>
-            </button>
+            </label>
             <span class="font-semibold md:hidden">"Upstream"</span>
             <div class="flex-1"></div>
             <ThemeSwitch />
-            <UserMenu />
+            <UserMenu user can_sign_out />
         </header>
     }
 }
 
 /// Light, dark or system, remembered in this browser.
-#[component]
+#[island]
 fn ThemeSwitch() -> impl IntoView {
     let theme = RwSignal::new(Theme::System);
     // The stored choice is only known in the browser, after hydration.
@@ -62,56 +63,50 @@ fn ThemeSwitch() -> impl IntoView {
 }
 
 /// The signed-in user, opening a small menu with who they are and, where it applies,
-/// "Sign out".
+/// "Sign out". A `<details>` element: no WASM needed.
 #[component]
-fn UserMenu() -> impl IntoView {
-    let context = use_workspace();
-    let workspace = move || context.workspace.get().and_then(|r| r.ok());
-    move || {
-        workspace().map(|workspace| {
-            let user = workspace.user;
-            let initial = user.login.chars().next().unwrap_or('?').to_ascii_uppercase();
-            let name = user.name.clone().unwrap_or_else(|| user.login.clone());
-            view! {
-                <details class="relative">
-                    <summary
-                        class="flex cursor-pointer list-none items-center gap-2 rounded-md p-1 text-sm hover:bg-zinc-100 dark:hover:bg-zinc-800"
-                        aria-label="User menu"
-                    >
-                        {match user.avatar_url {
-                            Some(url) => {
-                                view! { <img class="h-7 w-7 rounded-full" src=url alt="" /> }
-                                    .into_any()
-                            }
-                            None => {
-                                view! {
-                                    <span class="flex h-7 w-7 items-center justify-center rounded-full bg-indigo-600 text-xs font-semibold text-white">
-                                        {initial.to_string()}
-                                    </span>
-                                }
-                                    .into_any()
-                            }
-                        }}
-                        <span class="hidden sm:inline" data-testid="user-login">
-                            {user.login.clone()}
-                        </span>
-                    </summary>
-                    <div class="absolute right-0 z-20 mt-1 w-56 rounded-md border border-zinc-200 bg-white p-3 text-sm shadow-lg dark:border-zinc-700 dark:bg-zinc-900">
-                        <p class="font-medium">{name}</p>
-                        <p class="text-zinc-500">
-                            {format!("@{}", user.login)}
-                            {user.is_admin.then_some(" · administrator")}
-                        </p>
-                        <Show when=move || workspace.can_sign_out>
+fn UserMenu(user: UserView, can_sign_out: bool) -> impl IntoView {
+    let initial = user.login.chars().next().unwrap_or('?').to_ascii_uppercase();
+    let name = user.name.clone().unwrap_or_else(|| user.login.clone());
+    view! {
+        <details class="relative">
+            <summary
+                class="flex cursor-pointer list-none items-center gap-2 rounded-md p-1 text-sm hover:bg-zinc-100 dark:hover:bg-zinc-800"
+                aria-label="User menu"
+            >
+                {match user.avatar_url {
+                    Some(url) => {
+                        view! { <img class="h-7 w-7 rounded-full" src=url alt="" /> }.into_any()
+                    }
+                    None => {
+                        view! {
+                            <span class="flex h-7 w-7 items-center justify-center rounded-full bg-indigo-600 text-xs font-semibold text-white">
+                                {initial.to_string()}
+                            </span>
+                        }
+                            .into_any()
+                    }
+                }}
+                <span class="hidden sm:inline" data-testid="user-login">
+                    {user.login.clone()}
+                </span>
+            </summary>
+            <div class="absolute right-0 z-20 mt-1 w-56 rounded-md border border-zinc-200 bg-white p-3 text-sm shadow-lg dark:border-zinc-700 dark:bg-zinc-900">
+                <p class="font-medium">{name}</p>
+                <p class="text-zinc-500">
+                    {format!("@{}", user.login)} {user.is_admin.then_some(" · administrator")}
+                </p>
+                {can_sign_out
+                    .then(|| {
+                        view! {
                             <form method="post" action="/auth/logout" class="mt-3">
                                 <button class="w-full rounded-md border border-zinc-300 px-2 py-1 hover:bg-zinc-50 dark:border-zinc-700 dark:hover:bg-zinc-800">
                                     "Sign out"
                                 </button>
                             </form>
-                        </Show>
-                    </div>
-                </details>
-            }
-        })
+                        }
+                    })}
+            </div>
+        </details>
     }
 }

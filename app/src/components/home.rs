@@ -2,31 +2,32 @@
 
 use leptos::prelude::*;
 
-use super::layout::use_workspace;
+use crate::server_fns::workspace::get_workspace;
 
 #[component]
 pub fn Home() -> impl IntoView {
-    let context = use_workspace();
-    let has_repositories = move || {
-        context.workspace.get().and_then(|r| r.ok()).is_some_and(|w| !w.repositories.is_empty())
-    };
+    let workspace = Resource::new(|| (), |_| get_workspace());
+    let has_repositories =
+        move || workspace.get().and_then(|r| r.ok()).is_some_and(|w| !w.repositories.is_empty());
     view! {
         <section class="mx-auto max-w-xl p-8 text-center">
             <h1 class="text-2xl font-semibold">"Upstream Agents"</h1>
-            <Show
-                when=has_repositories
-                fallback=|| {
-                    view! {
-                        <p class="mt-3 text-zinc-600 dark:text-zinc-400">
-                            "Add a repository from the sidebar — from GitHub, or any clone URL or path — then start a branch. Each branch is a conversation with a coding agent."
-                        </p>
+            <Suspense fallback=|| ()>
+                <Show
+                    when=has_repositories
+                    fallback=|| {
+                        view! {
+                            <p class="mt-3 text-zinc-600 dark:text-zinc-400">
+                                "Add a repository from the sidebar — from GitHub, or any clone URL or path — then start a branch. Each branch is a conversation with a coding agent."
+                            </p>
+                        }
                     }
-                }
-            >
-                <p class="mt-3 text-zinc-600 dark:text-zinc-400">
-                    "Choose a branch in the sidebar, or press + beside a repository to start one."
-                </p>
-            </Show>
+                >
+                    <p class="mt-3 text-zinc-600 dark:text-zinc-400">
+                        "Choose a branch in the sidebar, or press + beside a repository to start one."
+                    </p>
+                </Show>
+            </Suspense>
         </section>
     }
 }

@@ -19,6 +19,20 @@ pub fn branch_href(owner: &str, repo: &str, branch: &str) -> String {
     format!("/r/{owner}/{repo}/{branch}")
 }
 
+/// Loads `href` as a new page, so that everything on it is rendered afresh by the server.
+pub fn go_to(href: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().assign(href);
+    }
+}
+
+/// Loads the page again, after a change that shows in several places on it.
+pub fn reload() {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().reload();
+    }
+}
+
 /// Moves `id` to position `to` in `order`, keeping the others in their order.
 pub fn moved(order: &[i64], id: i64, to: usize) -> Vec<i64> {
     let mut next: Vec<i64> = order.iter().copied().filter(|x| *x != id).collect();

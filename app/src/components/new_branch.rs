@@ -3,11 +3,9 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
 
-use super::branch_href;
 use super::dialog::{Dialog, FieldError, INPUT, PRIMARY_BUTTON};
-use super::layout::use_workspace;
+use super::{branch_href, go_to};
 use crate::model::{Agent, RepositoryView};
 use crate::server_fns::branches::create_branch;
 use crate::server_fns::repositories::list_remote_branches;
@@ -17,17 +15,16 @@ pub fn NewBranch(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoV
     let title = format!("New branch in {}", repository.full_name());
     view! {
         <Dialog open title>
-            <NewBranchForm repository=repository.clone() open />
+            <NewBranchForm repository=repository.clone() />
         </Dialog>
     }
 }
 
 #[component]
-fn NewBranchForm(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoView {
-    let context = use_workspace();
-    let navigate = use_navigate();
+fn NewBranchForm(repository: RepositoryView) -> impl IntoView {
     let repository_id = repository.id;
-    let remote = Resource::new(|| (), move |_| list_remote_branches(repository_id));
+    // Asked for when the dialog opens.
+    let remote = LocalResource::new(move || list_remote_branches(repository_id));
 
     let name = RwSignal::new(String::new());
     let base = RwSignal::new(repository.default_branch.clone());
@@ -57,7 +54,7 @@ fn NewBranchForm(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoV
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         busy.set(true);
-        let (navigate, owner, repo) = (navigate.clone(), owner.clone(), repo.clone());
+        let (owner, repo) = (owner.clone(), repo.clone());
         let branch_name = name.get_untracked().trim().to_owned();
         spawn_local(async move {
             let result = create_branch(
@@ -69,14 +66,12 @@ fn NewBranchForm(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoV
             )
             .await;
             match result {
-                Ok(created) => {
-                    open.set(false);
-                    context.workspace.refetch();
-                    navigate(&branch_href(&owner, &repo, &created.name), Default::default());
+                Ok(created) => go_to(&branch_href(&owner, &repo, &created.name)),
+                Err(err) => {
+                    error.set(Some((err.field, err.message)));
+                    busy.set(false);
                 }
-                Err(err) => error.set(Some((err.field, err.message))),
             }
-            busy.set(false);
         });
     };
 
@@ -100,31 +95,24 @@ fn NewBranchForm(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoV
                     "Base branch"
                 </label>
                 <select id="base-branch" class=format!("mt-1 {INPUT}") bind:value=base>
-                    <Transition fallback=move || {
-                        view! { <option value=base.get_untracked()>{base.get_untracked()}</option> }
-                    }>
-                        {move || {
-                            remote
-                                .get()
-                                .map(|result| {
-                                    let branches = match result {
-                                        Ok(remote) => remote.branches,
-                                        Err(_) => vec![base.get_untracked()],
-                                    };
-                                    branches
-                                        .into_iter()
-                                        .map(|b| {
-                                            let selected = b == base.get_untracked();
-                                            view! {
-                                                <option value=b.clone() selected=selected>
-                                                    {b.clone()}
-                                                </option>
-                                            }
-                                        })
-                                        .collect_view()
-                                })
-                        }}
-                    </Transition>
+                    {move || {
+                        let branches = match remote.get() {
+                            Some(Ok(remote)) => remote.branches,
+                            _ => vec![base.get_untracked()],
+                        };
+                        branches
+                            .into_iter()
+                            .map(|b| {
+                                let selected = b == base.get_untracked();
+                                // Until the remote answers, the default branch is the choice.
+                                view! {
+                                    <option value=b.clone() selected=selected>
+                                        {b.clone()}
+                                    </option>
+                                }
+                            })
+                            .collect_view()
+                    }}
                 </select>
                 <FieldError message=error_for("base_branch") />
                 <FieldError message=remote_error />

@@ -2,13 +2,11 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_location, use_navigate};
 
-use super::branch_href;
-use super::dialog::{Dialog, DANGER_BUTTON, SECONDARY_BUTTON};
-use super::layout::use_workspace;
+use super::dialog::{Dialog, FieldError, DANGER_BUTTON, SECONDARY_BUTTON};
 use super::new_branch::NewBranch;
 use super::status_badge::StatusBadge;
+use super::{branch_href, go_to};
 use crate::model::RepositoryView;
 use crate::server_fns::repositories::remove_repository;
 
@@ -23,6 +21,8 @@ pub fn RepositoryItem(
     dragged: RwSignal<Option<i64>>,
     /// Asks to move a repository (by id) to a position.
     on_move: Callback<(i64, usize)>,
+    /// The path of the page, to mark the open branch.
+    current: String,
 ) -> impl IntoView {
     let id = repository.id;
     let full_name = repository.full_name();
@@ -31,6 +31,7 @@ pub fn RepositoryItem(
     let new_branch_open = RwSignal::new(false);
     let remove_open = RwSignal::new(false);
     let repository = StoredValue::new(repository);
+    let current = StoredValue::new(current);
 
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if !ev.alt_key() {
@@ -122,17 +123,20 @@ pub fn RepositoryItem(
                 </div>
             </div>
             <Show when=move || expanded.get()>
-                <BranchList repository=repository.get_value() />
+                <BranchList repository=repository.get_value() current=current.get_value() />
             </Show>
             <NewBranch repository=repository.get_value() open=new_branch_open />
-            <RemoveRepository repository=repository.get_value() open=remove_open />
+            <RemoveRepository
+                repository=repository.get_value()
+                current=current.get_value()
+                open=remove_open
+            />
         </li>
     }
 }
 
 #[component]
-fn BranchList(repository: RepositoryView) -> impl IntoView {
-    let pathname = use_location().pathname;
+fn BranchList(repository: RepositoryView, current: String) -> impl IntoView {
     if repository.branches.is_empty() {
         return view! { <p class="py-0.5 pl-7 text-xs text-zinc-500">"No branches yet"</p> }
             .into_any();
@@ -144,13 +148,12 @@ fn BranchList(repository: RepositoryView) -> impl IntoView {
                 .iter()
                 .map(|branch| {
                     let href = branch_href(&repository.owner, &repository.name, &branch.name);
-                    let active_href = href.clone();
-                    let is_active = move || pathname.get() == active_href;
+                    let is_active = href == current;
                     view! {
                         <li>
                             <a
                                 href=href
-                                aria-current=move || is_active().then_some("page")
+                                aria-current=is_active.then_some("page")
                                 class="flex items-center gap-2 rounded-md py-1 pr-2 pl-7 text-sm text-zinc-700 hover:bg-zinc-200/60 aria-[current=page]:bg-indigo-100 aria-[current=page]:text-indigo-900 dark:text-zinc-300 dark:hover:bg-zinc-800/60 dark:aria-[current=page]:bg-indigo-950 dark:aria-[current=page]:text-indigo-100"
                             >
                                 <StatusBadge status=branch.status />
@@ -166,30 +169,27 @@ fn BranchList(repository: RepositoryView) -> impl IntoView {
 }
 
 #[component]
-fn RemoveRepository(repository: RepositoryView, open: RwSignal<bool>) -> impl IntoView {
-    let context = use_workspace();
-    let navigate = use_navigate();
-    let pathname = use_location().pathname;
+fn RemoveRepository(
+    repository: RepositoryView,
+    current: String,
+    open: RwSignal<bool>,
+) -> impl IntoView {
     let full_name = repository.full_name();
-    let prefix = format!("/r/{}/{}/", repository.owner, repository.name);
+    let on_its_page = current.starts_with(&format!("/r/{}/{}/", repository.owner, repository.name));
     let branch_count = repository.branches.len();
     let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
     let remove = move |_| {
         busy.set(true);
-        let navigate = navigate.clone();
-        let prefix = prefix.clone();
+        let next = if on_its_page { "/".to_owned() } else { current.clone() };
         spawn_local(async move {
             match remove_repository(repository.id).await {
-                Ok(()) => {
-                    open.set(false);
-                    if pathname.get_untracked().starts_with(&prefix) {
-                        navigate("/", Default::default());
-                    }
-                    context.workspace.refetch();
+                Ok(()) => go_to(&next),
+                Err(err) => {
+                    error.set(Some(err.message));
+                    busy.set(false);
                 }
-                Err(err) => context.notice.set(Some(err.message)),
             }
-            busy.set(false);
         });
     };
     view! {
@@ -199,6 +199,7 @@ fn RemoveRepository(repository: RepositoryView, open: RwSignal<bool>) -> impl In
                 {branch_count}
                 " branch(es) and their conversations are deleted. Nothing is deleted on the remote."
             </p>
+            <FieldError message=error.into() />
             <div class="mt-5 flex justify-end gap-2">
                 <button class=SECONDARY_BUTTON on:click=move |_| open.set(false)>
                     "Cancel"
