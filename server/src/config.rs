@@ -10,36 +10,6 @@ use std::path::PathBuf;
 use domain::seal::Secret;
 use url::Url;
 
-/// Every setting the server reads, with its default, for the README and `--help`.
-pub const VARIABLES: &[(&str, &str, &str)] = &[
-    ("BIND_ADDRESS", "127.0.0.1:3000", "address and port the server listens on"),
-    ("PUBLIC_URL", "http://<BIND_ADDRESS>", "the address browsers use; https makes cookies Secure"),
-    ("DATA_DIR", "./data", "where the embedded default keeps its files"),
-    ("DATABASE_URL", "sqlite://<DATA_DIR>/upstream.db", "SQLite or PostgreSQL connection URL"),
-    (
-        "ENCRYPTION_KEY",
-        "generated into <DATA_DIR>/encryption.key",
-        "64 hex digits (32 bytes) sealing secrets at rest; required in production",
-    ),
-    ("UPSTREAM_ENV", "development", "`development` or `production`"),
-    ("GITHUB_CLIENT_ID", "unset", "GitHub OAuth app client id; enables Sign in with GitHub"),
-    ("GITHUB_CLIENT_SECRET", "unset", "GitHub OAuth app client secret"),
-    (
-        "GITHUB_PAT",
-        "unset",
-        "personal access token; outside production, signs everyone in as the dev user",
-    ),
-    ("GITHUB_API_URL", "https://api.github.com", "GitHub REST API base URL"),
-    ("GITHUB_WEB_URL", "https://github.com", "GitHub base URL for the OAuth pages"),
-    (
-        "DEFAULT_SANDBOX_QUOTA",
-        "10",
-        "sandboxes a user may hold unless an administrator sets theirs",
-    ),
-    ("LEPTOS_SITE_ROOT", "target/site", "folder with the built browser files"),
-    ("RUST_LOG", "info", "log filter"),
-];
-
 /// Whether the server runs for development or for real users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -5,7 +5,7 @@ use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::dialog::{Dialog, FieldError, DANGER_BUTTON, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON};
+use super::dialog::{ConfirmActions, Dialog, FieldError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON};
 use super::status_badge::StatusBadge;
 use super::{branch_href, go_to};
 use crate::model::BranchDetail;
@@ -155,29 +155,26 @@ fn RenameBranch(
 #[component]
 fn DeleteBranch(branch_id: i64, name: String, open: RwSignal<bool>) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
-    let remove = move |_| {
+    let busy = RwSignal::new(false);
+    let remove = Callback::new(move |()| {
+        busy.set(true);
         spawn_local(async move {
             match delete_branch(branch_id).await {
                 Ok(()) => go_to("/"),
-                Err(err) => error.set(Some(err.message)),
+                Err(err) => {
+                    error.set(Some(err.message));
+                    busy.set(false);
+                }
             }
         });
-    };
+    });
     view! {
         <Dialog open title="Delete branch">
             <p class="text-sm">
                 "Delete " <strong>{name.clone()}</strong>
                 " and its conversation? This cannot be undone."
             </p>
-            <FieldError message=error.into() />
-            <div class="mt-5 flex justify-end gap-2">
-                <button class=SECONDARY_BUTTON on:click=move |_| open.set(false)>
-                    "Cancel"
-                </button>
-                <button class=DANGER_BUTTON on:click=remove.clone()>
-                    "Delete branch"
-                </button>
-            </div>
+            <ConfirmActions open label="Delete branch" busy error on_confirm=remove />
         </Dialog>
     }
 }

@@ -69,3 +69,30 @@ pub fn FieldError(message: Signal<Option<String>>) -> impl IntoView {
             .map(|m| view! { <p class="mt-1 text-sm text-red-600 dark:text-red-400">{m}</p> })
     }
 }
+
+/// What ends a confirmation dialog: the error, if the last try failed, then Cancel and the
+/// destructive button, which stays disabled while the request runs.
+#[component]
+pub fn ConfirmActions(
+    open: RwSignal<bool>,
+    label: &'static str,
+    busy: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+    on_confirm: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <FieldError message=error.into() />
+        <div class="mt-5 flex justify-end gap-2">
+            <button class=SECONDARY_BUTTON on:click=move |_| open.set(false)>
+                "Cancel"
+            </button>
+            <button
+                class=DANGER_BUTTON
+                disabled=move || busy.get()
+                on:click=move |_| on_confirm.run(())
+            >
+                {label}
+            </button>
+        </div>
+    }
+}

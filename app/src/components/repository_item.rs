@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::dialog::{Dialog, FieldError, DANGER_BUTTON, SECONDARY_BUTTON};
+use super::dialog::{ConfirmActions, Dialog};
 use super::new_branch::NewBranch;
 use super::status_badge::StatusBadge;
 use super::{branch_href, go_to};
@@ -179,7 +179,7 @@ fn RemoveRepository(
     let branch_count = repository.branches.len();
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let remove = move |_| {
+    let remove = Callback::new(move |()| {
         busy.set(true);
         let next = if on_its_page { "/".to_owned() } else { current.clone() };
         spawn_local(async move {
@@ -191,7 +191,7 @@ fn RemoveRepository(
                 }
             }
         });
-    };
+    });
     view! {
         <Dialog open title="Remove repository">
             <p class="text-sm">
@@ -199,15 +199,7 @@ fn RemoveRepository(
                 {branch_count}
                 " branch(es) and their conversations are deleted. Nothing is deleted on the remote."
             </p>
-            <FieldError message=error.into() />
-            <div class="mt-5 flex justify-end gap-2">
-                <button class=SECONDARY_BUTTON on:click=move |_| open.set(false)>
-                    "Cancel"
-                </button>
-                <button class=DANGER_BUTTON disabled=move || busy.get() on:click=remove.clone()>
-                    "Remove"
-                </button>
-            </div>
+            <ConfirmActions open label="Remove" busy error on_confirm=remove />
         </Dialog>
     }
 }
