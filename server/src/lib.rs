@@ -10,6 +10,7 @@ pub mod config;
 mod guard;
 mod keys;
 mod oauth;
+mod workers;
 
 use std::sync::Arc;
 
@@ -145,7 +146,8 @@ pub fn router(state: AppState) -> Router {
 pub async fn start() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     tracing::info!(summary = %config.summary(), "starting");
-    let (router, _) = build(&config).await?;
+    let (router, state) = build(&config).await?;
+    workers::sweep_expired_sessions(DbSessionStore::new(state.services.db.clone()));
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     tracing::info!(address = %config.public_url, "listening");
     axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;
