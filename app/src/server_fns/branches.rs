@@ -14,10 +14,10 @@ pub async fn create_branch(
     agent: Agent,
     model: String,
 ) -> Result<BranchView, AppError> {
-    use super::ssr::{current_user, fail, services};
+    use super::ssr::{fail, signed_in};
     use crate::convert::{agent_entity, branch_view};
 
-    let user = current_user().await?;
+    let (user, services) = signed_in().await?;
     let new = domain::branches::NewBranch {
         repository_id,
         name,
@@ -25,7 +25,7 @@ pub async fn create_branch(
         agent: agent_entity(agent),
         model,
     };
-    let created = domain::branches::create(&services(), user.id, new).await.map_err(fail)?;
+    let created = domain::branches::create(&services, user.id, new).await.map_err(fail)?;
     Ok(branch_view(created))
 }
 
@@ -36,12 +36,12 @@ pub async fn get_branch(
     repo: String,
     branch: String,
 ) -> Result<BranchDetail, AppError> {
-    use super::ssr::{current_user, fail, services};
+    use super::ssr::{fail, signed_in};
     use crate::convert::{branch_view, new_repository_view};
 
-    let user = current_user().await?;
+    let (user, services) = signed_in().await?;
     let (repository, branch) =
-        domain::branches::find_by_path(&services().db, user.id, &owner, &repo, &branch)
+        domain::branches::find_by_path(&services.db, user.id, &owner, &repo, &branch)
             .await
             .map_err(fail)?;
     Ok(BranchDetail { repository: new_repository_view(repository), branch: branch_view(branch) })
@@ -50,19 +50,19 @@ pub async fn get_branch(
 /// Renames a branch.
 #[server(prefix = "/api", endpoint = "rename_branch", input = leptos::server_fn::codec::Json)]
 pub async fn rename_branch(branch_id: i64, name: String) -> Result<BranchView, AppError> {
-    use super::ssr::{current_user, fail, services};
+    use super::ssr::{fail, signed_in};
 
-    let user = current_user().await?;
+    let (user, services) = signed_in().await?;
     let renamed =
-        domain::branches::rename(&services(), user.id, branch_id, &name).await.map_err(fail)?;
+        domain::branches::rename(&services, user.id, branch_id, &name).await.map_err(fail)?;
     Ok(crate::convert::branch_view(renamed))
 }
 
 /// Deletes a branch and its conversation.
 #[server(prefix = "/api", endpoint = "delete_branch", input = leptos::server_fn::codec::Json)]
 pub async fn delete_branch(branch_id: i64) -> Result<(), AppError> {
-    use super::ssr::{current_user, fail, services};
+    use super::ssr::{fail, signed_in};
 
-    let user = current_user().await?;
-    domain::branches::delete(&services(), user.id, branch_id).await.map_err(fail)
+    let (user, services) = signed_in().await?;
+    domain::branches::delete(&services, user.id, branch_id).await.map_err(fail)
 }

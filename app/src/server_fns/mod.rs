@@ -16,25 +16,26 @@ pub(crate) mod ssr {
     use crate::error::{AppError, ErrorCode};
     use crate::model::SignInMethod;
 
-    /// The domain's handles, provided by the server for every request.
-    pub fn services() -> Services {
-        expect_context::<Services>()
-    }
+    // Context is read before the first await: a server function run as a resource during
+    // server rendering may resume outside its reactive owner.
 
     /// How this server signs people in, provided by the server.
     pub fn sign_in_method() -> SignInMethod {
         expect_context::<SignInMethod>()
     }
 
-    /// The signed-in user, or a 401.
-    pub async fn current_user() -> Result<SessionUser, AppError> {
-        let auth: AuthSession = leptos_axum::extract().await.map_err(|e| {
+    /// The signed-in user and the domain's handles, or a 401.
+    pub async fn signed_in() -> Result<(SessionUser, Services), AppError> {
+        let services = expect_context::<Services>();
+        let extracted = leptos_axum::extract::<AuthSession>();
+        let auth = extracted.await.map_err(|e| {
             tracing::error!(error = %e, "auth session missing from request");
             reply(StatusCode::INTERNAL_SERVER_ERROR, AppError::new(ErrorCode::Internal, GENERIC))
         })?;
-        auth.user.ok_or_else(|| {
+        let user = auth.user.ok_or_else(|| {
             reply(StatusCode::UNAUTHORIZED, AppError::new(ErrorCode::Unauthorized, "sign in first"))
-        })
+        })?;
+        Ok((user, services))
     }
 
     const GENERIC: &str = "Something went wrong on the server. It has been logged.";
