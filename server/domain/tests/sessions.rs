@@ -33,3 +33,19 @@ async fn sessions_load_until_they_expire_and_expired_ones_are_swept() {
     let left = entity::session::Entity::find().count(&db).await.unwrap();
     assert_eq!(left, 1, "only the expired session is swept");
 }
+
+#[tokio::test]
+async fn a_new_session_whose_id_is_taken_gets_another_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("s.db").display());
+    let store = DbSessionStore::new(domain::db::connect(&url).await.unwrap());
+
+    let first = record(7, time::Duration::hours(1));
+    store.save(&first).await.unwrap();
+    let mut second = record(7, time::Duration::hours(1));
+    store.create(&mut second).await.unwrap();
+
+    assert_ne!(second.id, first.id, "the clashing id is replaced");
+    assert!(store.load(&first.id).await.unwrap().is_some(), "the first session is untouched");
+    assert!(store.load(&second.id).await.unwrap().is_some(), "the second is stored too");
+}
