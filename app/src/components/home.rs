@@ -2,32 +2,29 @@
 
 use leptos::prelude::*;
 
-use crate::server_fns::workspace::get_workspace;
+use crate::model::Workspace;
 
 #[component]
 pub fn Home() -> impl IntoView {
-    let workspace = Resource::new(|| (), |_| get_workspace());
-    let has_repositories =
-        move || workspace.get().and_then(|r| r.ok()).is_some_and(|w| !w.repositories.is_empty());
+    // Provided by the workspace layout, which has already loaded it.
+    let has_repositories = use_context::<Workspace>().is_some_and(|w| !w.repositories.is_empty());
     view! {
         <section class="mx-auto max-w-xl p-8 text-center">
             <h1 class="text-2xl font-semibold">"Upstream Agents"</h1>
-            <Suspense fallback=|| ()>
-                <Show
-                    when=has_repositories
-                    fallback=|| {
-                        view! {
-                            <p class="mt-3 text-zinc-600 dark:text-zinc-400">
-                                "Add a repository from the sidebar — from GitHub, or any clone URL or path — then start a branch. Each branch is a conversation with a coding agent."
-                            </p>
-                        }
+            <Show
+                when=move || has_repositories
+                fallback=|| {
+                    view! {
+                        <p class="mt-3 text-zinc-600 dark:text-zinc-400">
+                            "Add a repository from the sidebar — from GitHub, or any clone URL or path — then start a branch. Each branch is a conversation with a coding agent."
+                        </p>
                     }
-                >
-                    <p class="mt-3 text-zinc-600 dark:text-zinc-400">
-                        "Choose a branch in the sidebar, or press + beside a repository to start one."
-                    </p>
-                </Show>
-            </Suspense>
+                }
+            >
+                <p class="mt-3 text-zinc-600 dark:text-zinc-400">
+                    "Choose a branch in the sidebar, or press + beside a repository to start one."
+                </p>
+            </Show>
         </section>
     }
 }

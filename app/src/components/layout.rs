@@ -38,6 +38,8 @@ pub fn WorkspaceLayout() -> impl IntoView {
                                 .into_any()
                         }
                         Ok(workspace) => {
+                            provide_context(workspace.clone());
+                            // The pages inside read it from here rather than asking again.
                             view! {
                                 <div class="flex h-screen overflow-hidden">
                                     <input

@@ -136,6 +136,10 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "Not Found")
+}
+
 /// The account a request's bearer token belongs to, or the response GitHub would give.
 fn caller(world: &World, headers: &HeaderMap) -> Result<Account, Response> {
     if !headers.contains_key(header::USER_AGENT) {
@@ -222,31 +226,26 @@ fn paged(items: Vec<Value>, page: &Page, headers: &HeaderMap, path: &str) -> Res
     response
 }
 
-async fn user(State(world): State<Shared>, headers: HeaderMap) -> Response {
+async fn user(State(world): State<Shared>, headers: HeaderMap) -> Result<Response, Response> {
     let world = world.lock().unwrap();
-    match caller(&world, &headers) {
-        Ok(account) => Json(account_json(&account)).into_response(),
-        Err(response) => response,
-    }
+    let account = caller(&world, &headers)?;
+    Ok(Json(account_json(&account)).into_response())
 }
 
 async fn user_repos(
     State(world): State<Shared>,
     headers: HeaderMap,
     Query(page): Query<Page>,
-) -> Response {
+) -> Result<Response, Response> {
     let world = world.lock().unwrap();
-    let account = match caller(&world, &headers) {
-        Ok(account) => account,
-        Err(response) => return response,
-    };
+    let account = caller(&world, &headers)?;
     let visible = world
         .repos
         .iter()
         .filter(|r| r.visible_to.contains(&account.login))
         .map(repo_json)
         .collect();
-    paged(visible, &page, &headers, "/user/repos")
+    Ok(paged(visible, &page, &headers, "/user/repos"))
 }
 
 fn find_repo<'a>(world: &'a World, account: &Account, owner: &str, name: &str) -> Option<&'a Repo> {
@@ -260,16 +259,11 @@ async fn repo(
     State(world): State<Shared>,
     headers: HeaderMap,
     Path((owner, name)): Path<(String, String)>,
-) -> Response {
+) -> Result<Response, Response> {
     let world = world.lock().unwrap();
-    let account = match caller(&world, &headers) {
-        Ok(account) => account,
-        Err(response) => return response,
-    };
-    match find_repo(&world, &account, &owner, &name) {
-        Some(repo) => Json(repo_json(repo)).into_response(),
-        None => error(StatusCode::NOT_FOUND, "Not Found"),
-    }
+    let account = caller(&world, &headers)?;
+    let repo = find_repo(&world, &account, &owner, &name).ok_or_else(not_found)?;
+    Ok(Json(repo_json(repo)).into_response())
 }
 
 async fn branches(
@@ -277,22 +271,17 @@ async fn branches(
     headers: HeaderMap,
     Path((owner, name)): Path<(String, String)>,
     Query(page): Query<Page>,
-) -> Response {
+) -> Result<Response, Response> {
     let world = world.lock().unwrap();
-    let account = match caller(&world, &headers) {
-        Ok(account) => account,
-        Err(response) => return response,
-    };
-    let Some(repo) = find_repo(&world, &account, &owner, &name) else {
-        return error(StatusCode::NOT_FOUND, "Not Found");
-    };
+    let account = caller(&world, &headers)?;
+    let repo = find_repo(&world, &account, &owner, &name).ok_or_else(not_found)?;
     let items = repo
         .branches
         .iter()
         .enumerate()
         .map(|(i, b)| json!({ "name": b, "commit": { "sha": format!("{:040x}", i + 1), "url": "" }, "protected": false }))
         .collect();
-    paged(items, &page, &headers, &format!("/repos/{owner}/{name}/branches"))
+    Ok(paged(items, &page, &headers, &format!("/repos/{owner}/{name}/branches")))
 }
 
 #[derive(Deserialize)]
