@@ -66,3 +66,72 @@ pub fn agent_entity(agent: Agent) -> entity::Agent {
         Agent::Opencode => entity::Agent::Opencode,
     }
 }
+
+/// The branch's sandbox (or its absence) with the user's quota use.
+pub async fn sandbox_view(
+    services: &domain::Services,
+    user_id: i64,
+    branch_id: i64,
+    sandbox: Option<entity::sandbox::Model>,
+) -> Result<crate::model::SandboxView, domain::Error> {
+    use crate::model::{SandboxState, SandboxView, StepState, StepView};
+    use domain::sandboxes::{self, StepState as DomainStep};
+    use entity::SandboxStatus;
+
+    let (held, quota) = sandboxes::usage(services, user_id).await?;
+    let warning = services.sandboxes.isolation_warning();
+    let Some(sandbox) = sandbox else {
+        return Ok(SandboxView {
+            branch_id,
+            state: SandboxState::None,
+            steps: Vec::new(),
+            error: None,
+            warning,
+            held,
+            quota,
+        });
+    };
+    let steps = sandboxes::steps_of(&sandbox)
+        .into_iter()
+        .map(|step| StepView {
+            name: step.name,
+            state: match step.state {
+                DomainStep::Pending => StepState::Pending,
+                DomainStep::Running => StepState::Running,
+                DomainStep::Done => StepState::Done,
+                DomainStep::Failed => StepState::Failed,
+            },
+            detail: step.detail,
+        })
+        .collect();
+    Ok(SandboxView {
+        branch_id,
+        state: match sandbox.status {
+            SandboxStatus::Creating => SandboxState::Creating,
+            SandboxStatus::Running => SandboxState::Running,
+            SandboxStatus::Stopped => SandboxState::Stopped,
+            SandboxStatus::Error => SandboxState::Error,
+        },
+        steps,
+        error: sandbox.error,
+        warning,
+        held,
+        quota,
+    })
+}
+
+/// One line of a command's output for the browser.
+pub fn command_line(line: domain::commands::Line) -> crate::model::CommandLine {
+    use crate::model::CommandLine;
+    use domain::commands::Line;
+    use domain::sandbox::Exit;
+
+    match line {
+        Line::Stdout(text) => CommandLine::Stdout(text),
+        Line::Stderr(text) => CommandLine::Stderr(text),
+        Line::Failed(reason) => CommandLine::Failed(reason),
+        Line::Exit(Exit::Code(code)) => CommandLine::Exit(format!("exit {code}")),
+        Line::Exit(Exit::Killed) => CommandLine::Exit("killed".into()),
+        Line::Exit(Exit::TimedOut) => CommandLine::Exit("timed out".into()),
+    }
+}

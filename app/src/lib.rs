@@ -4,7 +4,7 @@
 
 pub mod components;
 #[cfg(feature = "ssr")]
-mod convert;
+pub mod convert;
 pub mod error;
 pub mod model;
 pub mod server_fns;

@@ -164,3 +164,84 @@ pub enum SignInMethod {
     /// Nothing is configured and the server is reachable beyond this machine.
     Unavailable,
 }
+
+/// A branch's sandbox as the branch view shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SandboxView {
+    pub branch_id: i64,
+    pub state: SandboxState,
+    /// The preparation's steps, in order.
+    pub steps: Vec<StepView>,
+    /// Why it is in error.
+    pub error: Option<String>,
+    /// Set when this server runs sandboxes without isolation, or cannot run them at all.
+    pub warning: Option<String>,
+    /// Sandboxes the user holds against their quota, and the quota.
+    pub held: u64,
+    pub quota: i32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxState {
+    /// The branch has no sandbox yet (or it was deleted).
+    None,
+    Creating,
+    Running,
+    Stopped,
+    Error,
+}
+
+impl SandboxState {
+    pub fn label(self) -> &'static str {
+        match self {
+            SandboxState::None => "No sandbox",
+            SandboxState::Creating => "Preparing",
+            SandboxState::Running => "Running",
+            SandboxState::Stopped => "Stopped",
+            SandboxState::Error => "Failed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    pub name: String,
+    pub state: StepState,
+    pub detail: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+/// One piece of a command's output as the browser receives it over its event stream.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "text", rename_all = "lowercase")]
+pub enum CommandLine {
+    Stdout(String),
+    Stderr(String),
+    /// The command could not run; the reason.
+    Failed(String),
+    /// How it ended: `exit 0`, `killed`, `timed out`.
+    Exit(String),
+}
+
+/// A repository's settings page: its sandbox environment's names, never its values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RepositorySettings {
+    pub repository: RepositoryView,
+    pub env_names: Vec<String>,
+}
+
+/// The user's own settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserSettings {
+    /// Minutes a sandbox may idle before it stops by itself (5–20).
+    pub auto_stop_minutes: i32,
+}

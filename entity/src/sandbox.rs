@@ -18,6 +18,11 @@ pub struct Model {
     pub agent_sessions: Json,
     pub preview_url_pattern: Option<String>,
     pub status: SandboxStatus,
+    /// The preparation's named steps and how each went, as a JSON list.
+    pub steps: Json,
+    /// Why the sandbox is in error, when it is.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub error: Option<String>,
     pub last_active_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
 }

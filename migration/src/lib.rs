@@ -6,12 +6,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261203_000001_initial;
+mod m20261203_000002_sandbox_steps;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261203_000001_initial::Migration)]
+        vec![
+            Box::new(m20261203_000001_initial::Migration),
+            Box::new(m20261203_000002_sandbox_steps::Migration),
+        ]
     }
 }

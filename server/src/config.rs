@@ -7,6 +7,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use domain::sandbox::daytona;
+use domain::sandbox::local::Isolation;
 use domain::seal::Secret;
 use url::Url;
 
@@ -32,6 +34,17 @@ pub struct OAuthApp {
     pub client_secret: Secret,
 }
 
+/// Where branches' sandboxes live.
+#[derive(Debug, Clone)]
+pub enum Sandboxes {
+    /// Directories on this host, commands run under bubblewrap unless the operator turned
+    /// isolation off.
+    Local {
+        isolation: Isolation,
+    },
+    Daytona(daytona::Settings),
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -45,6 +58,7 @@ pub struct Config {
     pub github_api_url: Url,
     pub github_web_url: Url,
     pub default_quota: i32,
+    pub sandboxes: Sandboxes,
     pub site_root: PathBuf,
 }
 
@@ -136,6 +150,22 @@ impl Config {
                 .filter(|n| (1..=100).contains(n))
                 .ok_or_else(|| fail("DEFAULT_SANDBOX_QUOTA", "a whole number from 1 to 100"))?,
         };
+        let sandboxes = match get("DAYTONA_API_KEY") {
+            Some(key) => Sandboxes::Daytona(daytona::Settings {
+                api_url: parse_http_url(get("DAYTONA_API_URL").unwrap_or(DAYTONA_API))
+                    .ok_or_else(|| fail("DAYTONA_API_URL", "an http or https URL"))?,
+                api_key: Secret::new(key),
+                snapshot: get("DAYTONA_SNAPSHOT").map(str::to_owned),
+                target: get("DAYTONA_TARGET").map(str::to_owned),
+            }),
+            None => Sandboxes::Local {
+                isolation: match get("SANDBOX_ISOLATION").unwrap_or("bubblewrap") {
+                    "bubblewrap" => Isolation::Bubblewrap,
+                    "none" => Isolation::None,
+                    _ => return Err(fail("SANDBOX_ISOLATION", "`bubblewrap` or `none`")),
+                },
+            },
+        };
 
         Ok(Config {
             bind,
@@ -149,6 +179,7 @@ impl Config {
             github_api_url: github_url("GITHUB_API_URL", "https://api.github.com")?,
             github_web_url: github_url("GITHUB_WEB_URL", "https://github.com")?,
             default_quota,
+            sandboxes,
             site_root: PathBuf::from(get("LEPTOS_SITE_ROOT").unwrap_or("target/site")),
         })
     }
@@ -174,13 +205,20 @@ impl Config {
             KeySource::Given(_) => "ENCRYPTION_KEY",
             KeySource::File(_) => "key file",
         };
+        let sandboxes = match &self.sandboxes {
+            Sandboxes::Local { isolation: Isolation::Bubblewrap } => "local".to_owned(),
+            Sandboxes::Local { isolation: Isolation::None } => "local-unisolated".to_owned(),
+            Sandboxes::Daytona(settings) => format!("daytona({})", settings.api_url),
+        };
         format!(
-            "mode={:?} bind={} public_url={} database={database} sign_in={sign_in} key={key} github_api={}",
+            "mode={:?} bind={} public_url={} database={database} sign_in={sign_in} key={key} github_api={} sandboxes={sandboxes}",
             self.mode, self.bind, self.public_url, self.github_api_url
         )
         .to_lowercase()
     }
 }
+
+const DAYTONA_API: &str = "https://app.daytona.io/api";
 
 fn parse_http_url(text: &str) -> Option<Url> {
     Url::parse(text).ok().filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())

@@ -10,6 +10,7 @@ pub mod config;
 mod guard;
 mod keys;
 mod oauth;
+mod streams;
 mod workers;
 
 use std::sync::Arc;
@@ -23,7 +24,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use axum_login::AuthManagerLayerBuilder;
 use domain::auth::{Backend, DbSessionStore};
+use domain::clock::SystemClock;
 use domain::github::GitHub;
+use domain::sandbox::daytona::DaytonaProvider;
+use domain::sandbox::local::LocalProvider;
+use domain::sandbox::Provider;
 use domain::seal::Sealer;
 use domain::users::{self, FixedUser};
 use domain::Services;
@@ -33,7 +38,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use config::{Config, OAuthApp};
+use config::{Config, OAuthApp, Sandboxes};
 
 /// What every handler can reach.
 #[derive(Clone, FromRef)]
@@ -59,6 +64,10 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, AppState)> {
         sealer: Arc::new(Sealer::new(&key)),
         github: GitHub::new(config.github_api_url.clone(), config.github_web_url.clone()),
         default_quota: config.default_quota,
+        sandboxes: sandbox_provider(config).await,
+        clock: Arc::new(SystemClock),
+        changes: Default::default(),
+        commands: Default::default(),
     };
 
     let (sign_in, automatic_user) = if let Some(token) = config.dev_token() {
@@ -87,6 +96,24 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, AppState)> {
         public_url: config.public_url.clone(),
     };
     Ok((router(state.clone()), state))
+}
+
+/// The sandbox provider the configuration names. A local provider that cannot isolate
+/// still starts, so the rest of the workspace works; it says why on every use.
+async fn sandbox_provider(config: &Config) -> Arc<dyn Provider> {
+    match &config.sandboxes {
+        Sandboxes::Local { isolation } => {
+            let local = LocalProvider::new(config.data_dir.join("sandboxes"), *isolation).await;
+            if let Some(why) = local.unavailable() {
+                tracing::error!("sandboxes cannot run: {why}");
+            }
+            if let Some(warning) = local.isolation_warning() {
+                tracing::warn!("{warning}");
+            }
+            Arc::new(local)
+        }
+        Sandboxes::Daytona(settings) => Arc::new(DaytonaProvider::new(settings.clone())),
+    }
 }
 
 fn leptos_options(config: &Config) -> LeptosOptions {
@@ -132,6 +159,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/github/login", get(oauth::login))
         .route("/auth/github/callback", get(oauth::callback))
         .route("/auth/logout", post(oauth::logout))
+        .route("/streams/branches/{id}/sandbox", get(streams::sandbox))
+        .route("/streams/commands/{id}", get(streams::command))
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes_with_context(&state, routes, context, pages)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -148,6 +177,7 @@ pub async fn start() -> anyhow::Result<()> {
     tracing::info!(summary = %config.summary(), "starting");
     let (router, state) = build(&config).await?;
     workers::sweep_expired_sessions(DbSessionStore::new(state.services.db.clone()));
+    workers::look_after_sandboxes(state.services.clone());
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     tracing::info!(address = %config.public_url, "listening");
     axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;

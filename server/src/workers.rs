@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use domain::auth::DbSessionStore;
+use domain::{sandboxes, Services};
 use tower_sessions::session_store::ExpiredDeletion;
 
 /// How often expired sessions are swept from the database.
@@ -17,6 +18,35 @@ pub fn sweep_expired_sessions(store: DbSessionStore) {
             interval.tick().await;
             if let Err(err) = store.delete_expired().await {
                 tracing::warn!(error = %err, "sweeping expired sessions failed");
+            }
+        }
+    });
+}
+
+/// How often running sandboxes are checked for idleness.
+const IDLE_SWEEP: Duration = Duration::from_secs(30);
+/// How often the database is compared with what the sandbox provider has.
+const RECONCILE: Duration = Duration::from_secs(5 * 60);
+
+/// Keeps sandbox records true: reconciles with the provider at start-up and every few
+/// minutes, and stops sandboxes idle past their owner's interval. Failures are logged and
+/// retried at the next tick.
+pub fn look_after_sandboxes(services: Services) {
+    tokio::spawn(async move {
+        let mut idle = tokio::time::interval(IDLE_SWEEP);
+        let mut reconcile = tokio::time::interval(RECONCILE);
+        loop {
+            tokio::select! {
+                _ = reconcile.tick() => {
+                    if let Err(err) = sandboxes::reconcile(&services).await {
+                        tracing::warn!(error = %err, "reconciling sandboxes failed");
+                    }
+                }
+                _ = idle.tick() => {
+                    if let Err(err) = sandboxes::stop_idle(&services).await {
+                        tracing::warn!(error = %err, "stopping idle sandboxes failed");
+                    }
+                }
             }
         }
     });

@@ -3,6 +3,8 @@
 
 pub mod branches;
 pub mod repositories;
+pub mod sandboxes;
+pub mod settings;
 pub mod workspace;
 
 #[cfg(feature = "ssr")]

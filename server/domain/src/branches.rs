@@ -86,9 +86,10 @@ pub async fn rename(
     active.update(db).await.map_err(|e| already_exists(e, &repository, &name))
 }
 
-/// Deletes a branch and its conversation.
+/// Deletes a branch, its conversation and its sandbox.
 pub async fn delete(services: &Services, user_id: i64, branch_id: i64) -> Result<()> {
     let found = find_owned(&services.db, user_id, branch_id).await?;
+    crate::sandboxes::discard(services, &[found.id]).await?;
     found.delete(&services.db).await?;
     Ok(())
 }
@@ -114,13 +115,7 @@ pub async fn find_by_path(
     name: &str,
     branch_name: &str,
 ) -> Result<(repository::Model, branch::Model)> {
-    let repository = repository::Entity::find()
-        .filter(repository::Column::UserId.eq(user_id))
-        .filter(repository::Column::Owner.eq(owner))
-        .filter(repository::Column::Name.eq(name))
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound("repository"))?;
+    let repository = crate::repositories::find_by_name(db, user_id, owner, name).await?;
     let branch = branch::Entity::find()
         .filter(branch::Column::RepositoryId.eq(repository.id))
         .filter(branch::Column::Name.eq(branch_name))

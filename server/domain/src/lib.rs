@@ -8,12 +8,16 @@
 
 pub mod auth;
 pub mod branches;
+pub mod clock;
+pub mod commands;
 pub mod db;
 pub mod error;
 pub mod git;
 pub mod github;
 pub mod refname;
 pub mod repositories;
+pub mod sandbox;
+pub mod sandboxes;
 pub mod seal;
 pub mod users;
 
@@ -31,4 +35,11 @@ pub struct Services {
     pub github: github::GitHub,
     /// Sandboxes a user may hold at once unless an administrator set their own quota.
     pub default_quota: i32,
+    /// Where branches' sandboxes live.
+    pub sandboxes: Arc<dyn sandbox::Provider>,
+    pub clock: Arc<dyn clock::Clock>,
+    /// Which branch's sandbox changed, for live views in this server.
+    pub changes: sandboxes::Changes,
+    /// Shell commands run from the branch view, with their output.
+    pub commands: commands::Commands,
 }

@@ -146,8 +146,33 @@ async fn insert(
     Ok(model)
 }
 
-/// Removes a repository with all its branches.
+/// One of the user's repositories by the `owner/name` its links use.
+pub async fn find_by_name(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    owner: &str,
+    name: &str,
+) -> Result<repository::Model> {
+    repository::Entity::find()
+        .filter(repository::Column::UserId.eq(user_id))
+        .filter(repository::Column::Owner.eq(owner))
+        .filter(repository::Column::Name.eq(name))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("repository"))
+}
+
+/// Removes a repository with all its branches and their sandboxes.
 pub async fn remove(services: &Services, user_id: i64, repository_id: i64) -> Result<()> {
+    let repository = find_owned(&services.db, user_id, repository_id).await?;
+    let branch_ids: Vec<i64> = branch::Entity::find()
+        .filter(branch::Column::RepositoryId.eq(repository.id))
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    crate::sandboxes::discard(services, &branch_ids).await?;
     let txn = services.db.begin().await?;
     let repository = find_owned(&txn, user_id, repository_id).await?;
     repository.delete(&txn).await?;
@@ -208,4 +233,100 @@ async fn save_order(db: &impl ConnectionTrait, user: user::Model, order: Vec<i64
     active.repository_order = Set(serde_json::json!(order));
     active.update(db).await?;
     Ok(())
+}
+
+/// Names the platform sets in every sandbox, which a repository may not override.
+const RESERVED_ENV: &[&str] =
+    &["PATH", "HOME", "UPSTREAM_SANDBOX", "GIT_TOKEN", "CREDENTIAL_HELPER", "CLONE_URL"];
+
+/// A change to a repository's sandbox environment. Values only ever travel this way:
+/// they are sealed at once and never read back out to a browser.
+#[derive(Debug, Clone)]
+pub enum EnvChange {
+    Set { name: String, value: String },
+    Remove { name: String },
+}
+
+/// The repository's sandbox environment in the clear, for a sandbox about to use it.
+pub fn env_vars(
+    services: &Services,
+    repository: &repository::Model,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let Some(sealed) = &repository.env_vars else { return Ok(Default::default()) };
+    let plain = services.sealer.open(sealed).map_err(|e| {
+        tracing::error!(repository_id = repository.id, error = %e, "sealed environment does not open");
+        Error::Internal("the repository's environment variables cannot be read".into())
+    })?;
+    serde_json::from_str(plain.expose())
+        .map_err(|_| Error::Internal("the repository's environment variables are damaged".into()))
+}
+
+/// The names of the repository's sandbox environment variables, sorted; never the values.
+pub async fn env_names(
+    services: &Services,
+    user_id: i64,
+    repository_id: i64,
+) -> Result<Vec<String>> {
+    let repository = find_owned(&services.db, user_id, repository_id).await?;
+    Ok(env_vars(services, &repository)?.into_keys().collect())
+}
+
+/// Applies changes to the repository's sandbox environment and returns the names it now
+/// holds. New sandboxes get it at creation; every command receives it.
+pub async fn change_env(
+    services: &Services,
+    user_id: i64,
+    repository_id: i64,
+    changes: Vec<EnvChange>,
+) -> Result<Vec<String>> {
+    let repository = find_owned(&services.db, user_id, repository_id).await?;
+    let mut vars = env_vars(services, &repository)?;
+    for change in changes {
+        match change {
+            EnvChange::Set { name, value } => {
+                let name = check_env_name(&name)?;
+                if value.len() > 32 * 1024 {
+                    return Err(Error::invalid("value", "a value may be at most 32 KB"));
+                }
+                if value.contains('\0') {
+                    return Err(Error::invalid("value", "a value cannot contain a NUL character"));
+                }
+                vars.insert(name, value);
+            }
+            EnvChange::Remove { name } => {
+                vars.remove(name.trim());
+            }
+        }
+    }
+    if vars.len() > 100 {
+        return Err(Error::invalid("name", "a repository may have at most 100 variables"));
+    }
+    let names = vars.keys().cloned().collect();
+    let sealed = match vars.is_empty() {
+        true => None,
+        false => {
+            Some(services.sealer.seal(&serde_json::to_string(&vars).expect("a map serializes")))
+        }
+    };
+    let mut active: repository::ActiveModel = repository.into();
+    active.env_vars = Set(sealed);
+    active.update(&services.db).await?;
+    Ok(names)
+}
+
+fn check_env_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    let valid = name.len() <= 128
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(Error::invalid(
+            "name",
+            "use letters, digits and underscores, not starting with a digit (like API_URL)",
+        ));
+    }
+    if RESERVED_ENV.contains(&name) {
+        return Err(Error::invalid("name", format!("{name} is set by the platform")));
+    }
+    Ok(name.to_owned())
 }

@@ -170,3 +170,32 @@ async fn insert_credentials(db: &impl ConnectionTrait, user_id: i64) -> Result<(
     .await?;
     Ok(())
 }
+
+/// Sets how long the user's sandboxes may idle before they stop (5–20 minutes), and tells
+/// the provider of each of their sandboxes.
+pub async fn set_auto_stop_minutes(services: &Services, user_id: i64, minutes: i32) -> Result<()> {
+    if !(5..=20).contains(&minutes) {
+        return Err(Error::invalid("auto_stop_minutes", "choose between 5 and 20 minutes"));
+    }
+    let row = credential::Entity::find()
+        .filter(credential::Column::UserId.eq(user_id))
+        .one(&services.db)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    let mut active: credential::ActiveModel = row.into();
+    active.auto_stop_minutes = Set(minutes);
+    active.updated_at = Set(Utc::now());
+    active.update(&services.db).await?;
+    let sandboxes = entity::sandbox::Entity::find()
+        .filter(entity::sandbox::Column::UserId.eq(user_id))
+        .filter(entity::sandbox::Column::Provider.eq(services.sandboxes.kind()))
+        .all(&services.db)
+        .await?;
+    for sandbox in sandboxes {
+        if let Err(e) = services.sandboxes.set_auto_stop(&sandbox.provider_id, minutes as u32).await
+        {
+            tracing::warn!(sandbox = %sandbox.provider_id, error = %e, "could not change a sandbox's auto-stop");
+        }
+    }
+    Ok(())
+}

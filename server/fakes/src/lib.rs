@@ -2,4 +2,5 @@
 //! protocol (paths, headers, JSON shapes, error bodies) closely enough that our real
 //! clients cannot tell the difference, and keeps its data in memory.
 
+pub mod daytona;
 pub mod github;

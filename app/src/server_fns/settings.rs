@@ -1,0 +1,66 @@
+//! The user's settings and a repository's settings.
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::model::{RepositorySettings, UserSettings};
+
+#[server(prefix = "/api", endpoint = "get_user_settings", input = leptos::server_fn::codec::Json)]
+pub async fn get_user_settings() -> Result<UserSettings, AppError> {
+    use super::ssr::{fail, signed_in};
+
+    let (user, services) = signed_in().await?;
+    let minutes = domain::sandboxes::auto_stop_minutes(&services, user.id).await.map_err(fail)?;
+    Ok(UserSettings { auto_stop_minutes: minutes })
+}
+
+/// Sets how long sandboxes may idle before they stop, for new and existing ones.
+#[server(prefix = "/api", endpoint = "set_auto_stop", input = leptos::server_fn::codec::Json)]
+pub async fn set_auto_stop(minutes: i32) -> Result<UserSettings, AppError> {
+    use super::ssr::{fail, signed_in};
+
+    let (user, services) = signed_in().await?;
+    domain::users::set_auto_stop_minutes(&services, user.id, minutes).await.map_err(fail)?;
+    Ok(UserSettings { auto_stop_minutes: minutes })
+}
+
+/// A repository's settings, by its sidebar path.
+#[server(prefix = "/api", endpoint = "get_repository_settings", input = leptos::server_fn::codec::Json)]
+pub async fn get_repository_settings(
+    owner: String,
+    repo: String,
+) -> Result<RepositorySettings, AppError> {
+    use super::ssr::{fail, signed_in};
+
+    let (user, services) = signed_in().await?;
+    let repository = domain::repositories::find_by_name(&services.db, user.id, &owner, &repo)
+        .await
+        .map_err(fail)?;
+    let env_names =
+        domain::repositories::env_names(&services, user.id, repository.id).await.map_err(fail)?;
+    Ok(RepositorySettings {
+        repository: crate::convert::new_repository_view(repository),
+        env_names,
+    })
+}
+
+/// Sets (or, with no value, removes) one of a repository's sandbox environment variables.
+/// Returns the names it now holds.
+#[server(prefix = "/api", endpoint = "set_repository_env", input = leptos::server_fn::codec::Json)]
+pub async fn set_repository_env(
+    repository_id: i64,
+    name: String,
+    value: Option<String>,
+) -> Result<Vec<String>, AppError> {
+    use super::ssr::{fail, signed_in};
+    use domain::repositories::EnvChange;
+
+    let (user, services) = signed_in().await?;
+    let change = match value {
+        Some(value) => EnvChange::Set { name, value },
+        None => EnvChange::Remove { name },
+    };
+    domain::repositories::change_env(&services, user.id, repository_id, vec![change])
+        .await
+        .map_err(fail)
+}
