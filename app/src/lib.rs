@@ -18,6 +18,7 @@ use leptos_router::path;
 use components::branch_page::BranchPage;
 use components::home::Home;
 use components::layout::WorkspaceLayout;
+use components::settings::{RepositorySettingsPage, UserSettingsPage};
 use components::sign_in::SignIn;
 
 /// The whole HTML document the server sends for every page. Pages are rendered on the
@@ -57,6 +58,11 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=WorkspaceLayout>
                     <Route path=path!("") view=Home />
                     <Route path=path!("/r/:owner/:repo/*branch") view=BranchPage />
+                    <Route path=path!("/settings") view=UserSettingsPage />
+                    <Route
+                        path=path!("/repositories/:owner/:repo/settings")
+                        view=RepositorySettingsPage
+                    />
                 </ParentRoute>
             </Routes>
         </Router>

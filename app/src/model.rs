@@ -66,6 +66,7 @@ pub struct BranchView {
 pub struct BranchDetail {
     pub repository: RepositoryView,
     pub branch: BranchView,
+    pub sandbox: SandboxView,
 }
 
 /// What a branch is doing, as its badge shows.
@@ -202,6 +203,15 @@ impl SandboxState {
             SandboxState::Error => "Failed",
         }
     }
+}
+
+/// What the branch view can do to a sandbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxAction {
+    Start,
+    Stop,
+    Delete,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,9 @@ import { expect, Page, APIRequestContext } from "@playwright/test";
 /** The local git repository `.ci/e2e` made, with branches main and develop. */
 export const localRepository = `${process.env.E2E_DIR}/repos/tools.git`;
 
+/** A second local repository, with README.md and main.rs, for the sandbox tests. */
+export const sandboxedRepository = `${process.env.E2E_DIR}/sandboxed/app.git`;
+
 /** Calls a server function directly, for setting up what a test is not about. */
 export async function call(request: APIRequestContext, name: string, args: object) {
   const response = await request.post(`/api/${name}`, { data: args });

@@ -106,8 +106,7 @@ async fn sandbox_provider(config: &Config) -> Arc<dyn Provider> {
             let local = LocalProvider::new(config.data_dir.join("sandboxes"), *isolation).await;
             if let Some(why) = local.unavailable() {
                 tracing::error!("sandboxes cannot run: {why}");
-            }
-            if let Some(warning) = local.isolation_warning() {
+            } else if let Some(warning) = local.isolation_warning() {
                 tracing::warn!("{warning}");
             }
             Arc::new(local)

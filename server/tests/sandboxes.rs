@@ -36,7 +36,8 @@ fn new_branch(repo: &Value, name: &str) -> Value {
 
 /// Starts the branch's sandbox and waits until it is running (or failed).
 async fn ready(browser: &mut Browser, branch: &Value) -> Value {
-    let started = browser.ok("start_sandbox", json!({ "branch_id": branch["id"] })).await;
+    let started =
+        browser.ok("change_sandbox", json!({ "branch_id": branch["id"], "action": "start" })).await;
     assert!(
         ["creating", "running"].contains(&started["state"].as_str().unwrap()),
         "a started sandbox is preparing or running: {started}"
@@ -214,7 +215,8 @@ async fn stopping_a_sandbox_kills_everything_its_commands_left_running() {
     }
     assert!(process_running("sleep 3044"));
 
-    let stopped = browser.ok("stop_sandbox", json!({ "branch_id": branch["id"] })).await;
+    let stopped =
+        browser.ok("change_sandbox", json!({ "branch_id": branch["id"], "action": "stop" })).await;
     assert_eq!(stopped["state"], "stopped");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!process_running("sleep 3033"), "the background process is gone");
@@ -258,14 +260,16 @@ async fn over_quota_creation_is_refused_naming_the_limit_until_a_slot_is_freed()
     limited.update(&app.state.services.db).await.unwrap();
 
     ready(&mut browser, &first).await;
-    browser.ok("stop_sandbox", json!({ "branch_id": first["id"] })).await;
-    let refused = browser.call("start_sandbox", json!({ "branch_id": second["id"] })).await;
+    browser.ok("change_sandbox", json!({ "branch_id": first["id"], "action": "stop" })).await;
+    let refused = browser
+        .call("change_sandbox", json!({ "branch_id": second["id"], "action": "start" }))
+        .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     let message = refused.json()["message"].as_str().unwrap().to_owned();
     assert!(message.contains("limit of 1"), "{message}");
     assert!(message.contains("Delete a sandbox"), "{message}");
 
-    browser.ok("delete_sandbox", json!({ "branch_id": first["id"] })).await;
+    browser.ok("change_sandbox", json!({ "branch_id": first["id"], "action": "delete" })).await;
     let view = ready(&mut browser, &second).await;
     assert_eq!(view["state"], "running");
     assert_eq!((view["held"].as_u64(), view["quota"].as_i64()), (Some(1), Some(1)));
@@ -274,7 +278,8 @@ async fn over_quota_creation_is_refused_naming_the_limit_until_a_slot_is_freed()
 #[tokio::test]
 async fn an_idle_sandbox_stops_after_the_users_interval_and_starts_again_on_use() {
     let (app, mut browser, _repo, branch) = with_branch().await;
-    browser.ok("set_auto_stop", json!({ "minutes": 5 })).await;
+    let saved = browser.form("set_auto_stop", &[("minutes", "5")]).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
     ready(&mut browser, &branch).await;
 
     let clock = Arc::new(ManualClock::new(Utc::now()));
@@ -297,12 +302,13 @@ async fn the_auto_stop_interval_is_kept_between_5_and_20_minutes() {
     let app = TestApp::start(SignIn::Local).await;
     let mut browser = app.browser();
     assert_eq!(browser.ok("get_user_settings", json!({})).await["auto_stop_minutes"], 10);
-    for minutes in [4, 21, -1] {
-        let refused = browser.call("set_auto_stop", json!({ "minutes": minutes })).await;
-        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    for minutes in ["4", "21", "-1", "ten"] {
+        let refused = browser.form("set_auto_stop", &[("minutes", minutes)]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{minutes}");
         assert_eq!(refused.json()["field"], "auto_stop_minutes");
     }
-    browser.ok("set_auto_stop", json!({ "minutes": 15 })).await;
+    let saved = browser.form("set_auto_stop", &[("minutes", "15")]).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
     assert_eq!(browser.ok("get_user_settings", json!({})).await["auto_stop_minutes"], 15);
 }
 
@@ -360,22 +366,24 @@ async fn deleting_a_branch_or_its_repository_deletes_their_sandboxes() {
 #[tokio::test]
 async fn repository_variables_reach_commands_but_never_travel_back() {
     let (app, mut browser, repo, branch) = with_branch().await;
-    let names = browser
-        .ok(
-            "set_repository_env",
-            json!({ "repository_id": repo["id"], "name": "API_TOKEN", "value": "s3cret-value" }),
-        )
-        .await;
-    assert_eq!(names, json!(["API_TOKEN"]));
-    for (name, field) in [("1BAD", "name"), ("PATH", "name"), ("A-B", "name")] {
-        let refused = browser
-            .call(
-                "set_repository_env",
-                json!({ "repository_id": repo["id"], "name": name, "value": "x" }),
-            )
-            .await;
+    let repository_id = repo["id"].to_string();
+    let set = |name: &'static str, value: &'static str| {
+        vec![
+            ("repository_id", repository_id.clone()),
+            ("name", name.into()),
+            ("value", value.into()),
+        ]
+    };
+    let fields = set("API_TOKEN", "s3cret-value");
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let names = browser.form("set_repository_env", &fields).await;
+    assert_eq!(names.json(), json!(["API_TOKEN"]));
+    for name in ["1BAD", "PATH", "A-B"] {
+        let fields = set(name, "x");
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let refused = browser.form("set_repository_env", &fields).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{name}");
-        assert_eq!(refused.json()["field"], field);
+        assert_eq!(refused.json()["field"], "name");
     }
     let settings = browser
         .ok("get_repository_settings", json!({ "owner": repo["owner"], "repo": "widgets" }))
@@ -389,9 +397,10 @@ async fn repository_variables_reach_commands_but_never_travel_back() {
     let out = run(&mut browser, &branch, "echo \"$API_TOKEN\"").await;
     assert_eq!(out.stdout, "s3cret-value\n");
 
-    browser
-        .ok("set_repository_env", json!({ "repository_id": repo["id"], "name": "API_TOKEN" }))
+    let removed = browser
+        .form("set_repository_env", &[("repository_id", &repository_id), ("name", "API_TOKEN")])
         .await;
+    assert_eq!(removed.json(), json!([]));
     let out = run(&mut browser, &branch, "echo \"[${API_TOKEN:-unset}]\"").await;
     assert_eq!(out.stdout, "[unset]\n");
 }
@@ -430,7 +439,7 @@ async fn the_sandbox_stream_sends_the_state_now_and_each_change() {
         }
     };
     assert_eq!(next_event().await["state"], "none");
-    browser.ok("start_sandbox", json!({ "branch_id": branch["id"] })).await;
+    browser.ok("change_sandbox", json!({ "branch_id": branch["id"], "action": "start" })).await;
     let mut states = Vec::new();
     loop {
         let view = next_event().await;
@@ -458,9 +467,12 @@ async fn another_users_sandbox_and_commands_are_not_found() {
     let id = owner.ok("run_command", json!({ "branch_id": branch["id"], "command": "true" })).await;
 
     let id_arg = json!({ "branch_id": branch["id"] });
-    for name in ["get_sandbox", "start_sandbox", "stop_sandbox", "delete_sandbox"] {
-        let answer = stranger.call(name, id_arg.clone()).await;
-        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{name}: {}", answer.text);
+    let answer = stranger.call("get_sandbox", id_arg.clone()).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.text);
+    for action in ["start", "stop", "delete"] {
+        let args = json!({ "branch_id": branch["id"], "action": action });
+        let answer = stranger.call("change_sandbox", args).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{action}: {}", answer.text);
     }
     let answer =
         stranger.call("run_command", json!({ "branch_id": branch["id"], "command": "ls" })).await;

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::dialog::{ConfirmActions, Dialog, FieldError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON};
+use super::sandbox_panel::SandboxPanel;
 use super::status_badge::StatusBadge;
 use super::{branch_href, go_to};
 use crate::model::BranchDetail;
@@ -51,7 +52,7 @@ pub fn BranchPage() -> impl IntoView {
 
 #[component]
 fn BranchView(detail: BranchDetail) -> impl IntoView {
-    let BranchDetail { repository, branch } = detail;
+    let BranchDetail { repository, branch, sandbox } = detail;
     let full_name = repository.full_name();
     view! {
         <Title text=format!("{} · {} · Upstream Agents", branch.name, full_name) />
@@ -77,6 +78,7 @@ fn BranchView(detail: BranchDetail) -> impl IntoView {
                 <Fact label="Agent" value=branch.agent.label().to_owned() />
                 <Fact label="Model" value=branch.model.clone() />
             </dl>
+            <SandboxPanel initial=sandbox />
             <div class="mt-6 rounded-lg border border-dashed border-zinc-300 p-8 text-center text-sm text-zinc-500 dark:border-zinc-700">
                 "This branch has no conversation yet."
             </div>

@@ -96,6 +96,12 @@ fn UserMenu(user: UserView, can_sign_out: bool) -> impl IntoView {
                 <p class="text-zinc-500">
                     {format!("@{}", user.login)} {user.is_admin.then_some(" · administrator")}
                 </p>
+                <a
+                    href="/settings"
+                    class="mt-3 block rounded-md px-2 py-1 hover:bg-zinc-100 dark:hover:bg-zinc-800"
+                >
+                    "Settings"
+                </a>
                 {can_sign_out
                     .then(|| {
                         view! {

@@ -8,6 +8,8 @@ pub mod home;
 pub mod layout;
 pub mod new_branch;
 pub mod repository_item;
+pub mod sandbox_panel;
+pub mod settings;
 pub mod sidebar;
 pub mod sign_in;
 pub mod status_badge;
@@ -17,6 +19,11 @@ pub mod status_badge;
 pub fn branch_href(owner: &str, repo: &str, branch: &str) -> String {
     let branch = branch.replace('%', "%25").replace('#', "%23");
     format!("/r/{owner}/{repo}/{branch}")
+}
+
+/// The address of a repository's settings page.
+pub fn repository_settings_href(owner: &str, repo: &str) -> String {
+    format!("/repositories/{owner}/{repo}/settings")
 }
 
 /// Loads `href` as a new page, so that everything on it is rendered afresh by the server.

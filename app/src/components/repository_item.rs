@@ -6,7 +6,7 @@ use leptos::task::spawn_local;
 use super::dialog::{ConfirmActions, Dialog};
 use super::new_branch::NewBranch;
 use super::status_badge::StatusBadge;
-use super::{branch_href, go_to};
+use super::{branch_href, go_to, repository_settings_href};
 use crate::model::RepositoryView;
 use crate::server_fns::repositories::remove_repository;
 
@@ -26,6 +26,7 @@ pub fn RepositoryItem(
 ) -> impl IntoView {
     let id = repository.id;
     let full_name = repository.full_name();
+    let (owner, name) = (repository.owner.clone(), repository.name.clone());
     let expanded = RwSignal::new(true);
     let drop_target = RwSignal::new(false);
     let new_branch_open = RwSignal::new(false);
@@ -113,6 +114,13 @@ pub fn RepositoryItem(
                     >
                         "+"
                     </button>
+                    <a
+                        class=ROW_BUTTON
+                        aria-label=format!("Settings of {full_name}")
+                        href=repository_settings_href(&owner, &name)
+                    >
+                        "⚙"
+                    </a>
                     <button
                         class=ROW_BUTTON
                         aria-label=format!("Remove {full_name}")

@@ -44,7 +44,15 @@ pub async fn get_branch(
         domain::branches::find_by_path(&services.db, user.id, &owner, &repo, &branch)
             .await
             .map_err(fail)?;
-    Ok(BranchDetail { repository: new_repository_view(repository), branch: branch_view(branch) })
+    let sandbox =
+        domain::sandboxes::for_branch(&services, user.id, branch.id).await.map_err(fail)?;
+    let sandbox =
+        crate::convert::sandbox_view(&services, user.id, branch.id, sandbox).await.map_err(fail)?;
+    Ok(BranchDetail {
+        repository: new_repository_view(repository),
+        branch: branch_view(branch),
+        sandbox,
+    })
 }
 
 /// Renames a branch.

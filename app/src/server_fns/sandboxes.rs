@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
-use crate::model::SandboxView;
+use crate::model::{SandboxAction, SandboxView};
 
 /// The branch's sandbox, or its absence.
 #[server(prefix = "/api", endpoint = "get_sandbox", input = leptos::server_fn::codec::Json)]
@@ -18,34 +18,24 @@ pub async fn get_sandbox(branch_id: i64) -> Result<SandboxView, AppError> {
     crate::convert::sandbox_view(&services, user.id, branch_id, sandbox).await.map_err(fail)
 }
 
-/// Starts the branch's sandbox, preparing a new one when it has none.
-#[server(prefix = "/api", endpoint = "start_sandbox", input = leptos::server_fn::codec::Json)]
-pub async fn start_sandbox(branch_id: i64) -> Result<SandboxView, AppError> {
+/// Starts, stops or deletes the branch's sandbox. Starting prepares a new one when the
+/// branch has none; stopping keeps its files; deleting frees its slot in the quota.
+#[server(prefix = "/api", endpoint = "change_sandbox", input = leptos::server_fn::codec::Json)]
+pub async fn change_sandbox(branch_id: i64, action: SandboxAction) -> Result<SandboxView, AppError> {
     use super::ssr::{fail, signed_in};
+    use domain::sandboxes;
 
     let (user, services) = signed_in().await?;
-    let sandbox = domain::sandboxes::start(&services, user.id, branch_id).await.map_err(fail)?;
-    crate::convert::sandbox_view(&services, user.id, branch_id, Some(sandbox)).await.map_err(fail)
-}
-
-/// Stops the branch's sandbox, keeping its files.
-#[server(prefix = "/api", endpoint = "stop_sandbox", input = leptos::server_fn::codec::Json)]
-pub async fn stop_sandbox(branch_id: i64) -> Result<SandboxView, AppError> {
-    use super::ssr::{fail, signed_in};
-
-    let (user, services) = signed_in().await?;
-    let sandbox = domain::sandboxes::stop(&services, user.id, branch_id).await.map_err(fail)?;
-    crate::convert::sandbox_view(&services, user.id, branch_id, Some(sandbox)).await.map_err(fail)
-}
-
-/// Deletes the branch's sandbox, freeing its slot in the quota.
-#[server(prefix = "/api", endpoint = "delete_sandbox", input = leptos::server_fn::codec::Json)]
-pub async fn delete_sandbox(branch_id: i64) -> Result<SandboxView, AppError> {
-    use super::ssr::{fail, signed_in};
-
-    let (user, services) = signed_in().await?;
-    domain::sandboxes::delete(&services, user.id, branch_id).await.map_err(fail)?;
-    crate::convert::sandbox_view(&services, user.id, branch_id, None).await.map_err(fail)
+    let sandbox = match action {
+        SandboxAction::Start => Some(sandboxes::start(&services, user.id, branch_id).await),
+        SandboxAction::Stop => Some(sandboxes::stop(&services, user.id, branch_id).await),
+        SandboxAction::Delete => {
+            sandboxes::delete(&services, user.id, branch_id).await.map_err(fail)?;
+            None
+        }
+    };
+    let sandbox = sandbox.transpose().map_err(fail)?;
+    crate::convert::sandbox_view(&services, user.id, branch_id, sandbox).await.map_err(fail)
 }
 
 /// Runs one shell command in the branch's sandbox and returns its id; the output is

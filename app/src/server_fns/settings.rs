@@ -1,4 +1,8 @@
 //! The user's settings and a repository's settings.
+//!
+//! The changing functions take form-encoded input: the settings pages post plain HTML forms
+//! to them, and the server sends the browser back to the page (with the error in its
+//! query when there is one), so these pages need no WASM.
 
 use leptos::prelude::*;
 
@@ -15,11 +19,14 @@ pub async fn get_user_settings() -> Result<UserSettings, AppError> {
 }
 
 /// Sets how long sandboxes may idle before they stop, for new and existing ones.
-#[server(prefix = "/api", endpoint = "set_auto_stop", input = leptos::server_fn::codec::Json)]
-pub async fn set_auto_stop(minutes: i32) -> Result<UserSettings, AppError> {
+#[server(prefix = "/api", endpoint = "set_auto_stop")]
+pub async fn set_auto_stop(minutes: String) -> Result<UserSettings, AppError> {
     use super::ssr::{fail, signed_in};
 
     let (user, services) = signed_in().await?;
+    let minutes = minutes.trim().parse::<i32>().map_err(|_| {
+        fail(domain::Error::invalid("auto_stop_minutes", "enter a number of minutes"))
+    })?;
     domain::users::set_auto_stop_minutes(&services, user.id, minutes).await.map_err(fail)?;
     Ok(UserSettings { auto_stop_minutes: minutes })
 }
@@ -46,7 +53,7 @@ pub async fn get_repository_settings(
 
 /// Sets (or, with no value, removes) one of a repository's sandbox environment variables.
 /// Returns the names it now holds.
-#[server(prefix = "/api", endpoint = "set_repository_env", input = leptos::server_fn::codec::Json)]
+#[server(prefix = "/api", endpoint = "set_repository_env")]
 pub async fn set_repository_env(
     repository_id: i64,
     name: String,

@@ -34,6 +34,7 @@ use crate::{Error, Result};
 
 /// The marker every process of a sandbox carries, to find them all when it stops.
 const MARKER: &str = "UPSTREAM_SANDBOX";
+const BUBBLEWRAP: &str = "bwrap";
 const CHECKOUT: &str = "/workspace";
 const HOME: &str = "/home/sandbox";
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -76,6 +77,8 @@ pub struct LocalProvider {
     isolation: Isolation,
     /// Why bubblewrap cannot run here, when it cannot; commands are then refused.
     unavailable: Option<String>,
+    /// The bubblewrap program.
+    program: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -90,11 +93,16 @@ impl LocalProvider {
     /// checks that bubblewrap can make its namespaces here; if it cannot, the provider
     /// still answers but refuses to create sandboxes or run commands, saying why.
     pub async fn new(root: PathBuf, isolation: Isolation) -> Self {
+        Self::with_bubblewrap(root, isolation, BUBBLEWRAP).await
+    }
+
+    /// The same, with bubblewrap found at `program` (a test points it at nothing).
+    pub async fn with_bubblewrap(root: PathBuf, isolation: Isolation, program: &str) -> Self {
         let unavailable = match isolation {
-            Isolation::Bubblewrap => bubblewrap_check().await.err(),
+            Isolation::Bubblewrap => bubblewrap_check(program).await.err(),
             Isolation::None => None,
         };
-        LocalProvider { root, isolation, unavailable }
+        LocalProvider { root, isolation, unavailable, program: program.to_owned() }
     }
 
     /// Why sandboxes cannot run on this host, if they cannot.
@@ -178,7 +186,7 @@ impl LocalProvider {
 
         let mut process = match self.isolation {
             Isolation::Bubblewrap => {
-                let mut bwrap = tokio::process::Command::new("bwrap");
+                let mut bwrap = tokio::process::Command::new(&self.program);
                 bwrap.args(bubblewrap_args(dir, &meta.host_paths));
                 bwrap.arg("--chdir").arg(&cwd);
                 bwrap.args(["--", "bash", "-c", &command.script]);
@@ -274,8 +282,8 @@ fn namespace_args() -> Vec<String> {
 }
 
 /// Runs a trivial command in the namespaces every sandbox needs.
-async fn bubblewrap_check() -> std::result::Result<(), String> {
-    let output = tokio::process::Command::new("bwrap")
+async fn bubblewrap_check(program: &str) -> std::result::Result<(), String> {
+    let output = tokio::process::Command::new(program)
         .args(namespace_args())
         .args(["--", "true"])
         .env_clear()
@@ -305,6 +313,9 @@ impl Provider for LocalProvider {
     }
 
     fn isolation_warning(&self) -> Option<String> {
+        if let Some(why) = &self.unavailable {
+            return Some(format!("Sandboxes cannot run on this server: {why}."));
+        }
         (self.isolation == Isolation::None).then(|| {
             "Sandboxes on this server are not isolated: commands and agents can read and \
              change anything the server can (SANDBOX_ISOLATION=none)."

@@ -140,7 +140,8 @@ pub trait Provider: Send + Sync + 'static {
     /// Where the checkout lives inside the sandbox; commands start there.
     fn checkout_dir(&self) -> &str;
 
-    /// Set when commands do not run isolated (an operator's explicit choice), to be shown.
+    /// Set, to be shown to users, when commands do not run isolated (an operator's
+    /// explicit choice) or sandboxes cannot run at all.
     fn isolation_warning(&self) -> Option<String> {
         None
     }
