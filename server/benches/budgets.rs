@@ -4,7 +4,7 @@
 //!   (budget 250 KB);
 //! - the idle server's resident memory after it served that page (budget 30 MB).
 //!
-//! Run `cargo leptos build --release` first, then `cargo bench -p upstream --bench budgets`.
+//! Run `cargo leptos build --release --split` first, then `cargo bench -p upstream --bench budgets`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ fn main() -> anyhow::Result<()> {
     let server = root.join("target/release/upstream");
     anyhow::ensure!(
         server.exists() && site.join("pkg/upstream.wasm").exists(),
-        "no release build: run `cargo leptos build --release` first"
+        "no release build: run `cargo leptos build --release --split` first"
     );
 
     let page_kb = first_load_kb(&site)?;
@@ -41,18 +41,38 @@ fn report(what: &str, value: f64, unit: &str, budget: f64) {
     println!("{what:<42} {value:>7.1} {unit}  (budget {budget} {unit}: {verdict})");
 }
 
-/// The gzip size of every file the page loads from `pkg/`.
+/// The gzip size of every file the page loads from `pkg/` at first: the app's JS, its main
+/// WASM, the stylesheet and the loader of split-off WASM. The chunks split off with
+/// `#[island(lazy)]` load only on pages that show their island; they are listed apart.
 fn first_load_kb(site: &Path) -> anyhow::Result<f64> {
+    let pkg = site.join("pkg");
     let mut total = 0usize;
-    for name in ["upstream.js", "upstream.wasm", "upstream.css"] {
-        let bytes = std::fs::read(site.join("pkg").join(name))?;
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-        encoder.write_all(&bytes)?;
-        let size = encoder.finish()?.len();
-        println!("  {name:<16} {:>8} bytes, {:>7} gzip", bytes.len(), size);
-        total += size;
+    let mut chunks = Vec::new();
+    let mut names: Vec<String> = std::fs::read_dir(&pkg)?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".js") || name.ends_with(".wasm") || name.ends_with(".css"))
+        .collect();
+    names.sort();
+    for name in names {
+        let size = gzip_size(&pkg.join(&name))?;
+        if name.starts_with("split_") {
+            chunks.push((name, size));
+        } else {
+            println!("  {name:<40} {:>7} gzip", size);
+            total += size;
+        }
+    }
+    for (name, size) in chunks {
+        println!("  {name:<40} {:>7} gzip, loaded only with its island", size);
     }
     Ok(total as f64 / 1000.0)
+}
+
+fn gzip_size(path: &Path) -> anyhow::Result<usize> {
+    let bytes = std::fs::read(path)?;
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(&bytes)?;
+    Ok(encoder.finish()?.len())
 }
 
 /// Starts the release server on a fresh embedded-default data directory, loads the

@@ -3,12 +3,21 @@
 
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+/// Rendering a page walks deeply nested view types; unoptimised (debug) builds need more
+/// than the default 2 MiB of stack for that. Only touched pages count towards memory.
+const WORKER_STACK: usize = 8 * 1024 * 1024;
+
+fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    if let Err(err) = upstream::start().await {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_stack_size(WORKER_STACK)
+        .enable_all()
+        .build()
+        .expect("the async runtime starts");
+    if let Err(err) = runtime.block_on(upstream::start()) {
         tracing::error!("{err:#}");
         std::process::exit(1);
     }

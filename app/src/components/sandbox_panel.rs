@@ -301,12 +301,13 @@ fn CommandBox(branch_id: i64) -> impl IntoView {
 fn follow_sandbox(branch_id: i64, sandbox: RwSignal<SandboxView>) {
     let url = format!("/streams/branches/{branch_id}/sandbox");
     let Ok(source) = web_sys::EventSource::new(&url) else { return };
-    let on_state = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-        let data = event.data().as_string().unwrap_or_default();
-        if let Ok(view) = serde_json::from_str::<SandboxView>(&data) {
-            sandbox.set(view);
-        }
-    });
+    let on_state =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let data = event.data().as_string().unwrap_or_default();
+            if let Ok(view) = serde_json::from_str::<SandboxView>(&data) {
+                sandbox.set(view);
+            }
+        });
     let _ = source.add_event_listener_with_callback("sandbox", on_state.as_ref().unchecked_ref());
     // Both live as long as the page.
     on_state.forget();
@@ -333,20 +334,25 @@ impl Drop for Followed {
 
 /// Appends a command's output to `lines` until its exit, then closes the stream so the
 /// browser does not reconnect and replay it.
-fn follow_command(id: String, lines: RwSignal<Vec<CommandLine>>, running: RwSignal<Option<String>>) {
+fn follow_command(
+    id: String,
+    lines: RwSignal<Vec<CommandLine>>,
+    running: RwSignal<Option<String>>,
+) {
     let url = format!("/streams/commands/{id}");
     let Ok(source) = web_sys::EventSource::new(&url) else { return };
     let closer = source.clone();
-    let on_line = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-        let data = event.data().as_string().unwrap_or_default();
-        let Ok(line) = serde_json::from_str::<CommandLine>(&data) else { return };
-        let done = matches!(line, CommandLine::Exit(_));
-        lines.update(|all| all.push(line));
-        if done {
-            closer.close();
-            running.set(None);
-        }
-    });
+    let on_line =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let data = event.data().as_string().unwrap_or_default();
+            let Ok(line) = serde_json::from_str::<CommandLine>(&data) else { return };
+            let done = matches!(line, CommandLine::Exit(_));
+            lines.update(|all| all.push(line));
+            if done {
+                closer.close();
+                running.set(None);
+            }
+        });
     let closer = source.clone();
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
         // A reconnect would replay the output from the start; stop following instead.

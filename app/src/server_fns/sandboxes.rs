@@ -21,7 +21,10 @@ pub async fn get_sandbox(branch_id: i64) -> Result<SandboxView, AppError> {
 /// Starts, stops or deletes the branch's sandbox. Starting prepares a new one when the
 /// branch has none; stopping keeps its files; deleting frees its slot in the quota.
 #[server(prefix = "/api", endpoint = "change_sandbox", input = leptos::server_fn::codec::Json)]
-pub async fn change_sandbox(branch_id: i64, action: SandboxAction) -> Result<SandboxView, AppError> {
+pub async fn change_sandbox(
+    branch_id: i64,
+    action: SandboxAction,
+) -> Result<SandboxView, AppError> {
     use super::ssr::{fail, signed_in};
     use domain::sandboxes;
 

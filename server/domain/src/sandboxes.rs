@@ -237,6 +237,13 @@ pub async fn run_command(
     let repository = repositories::find_owned(&services.db, user_id, branch.repository_id).await?;
     let mut command = Command::new(script).timeout(COMMAND_TIMEOUT);
     command.env = repositories::env_vars(services, &repository)?;
+    if repository.provider == RepoProvider::Github {
+        // The clone left git's credential helper reading the token from here, so that a
+        // push or fetch the user types signs in as them. This is the user's own shell;
+        // agents are not given the token, and push only through the platform.
+        let token = users::require_github_token(services, user_id).await?;
+        command = command.env("GIT_TOKEN", token.expose());
+    }
     let inner = services.sandboxes.exec(&sandbox.provider_id, command).await?;
     let sandbox = touch(services, &sandbox).await?;
     Ok(keep_active_while_running(services.clone(), sandbox, inner))

@@ -4,10 +4,15 @@
 //! own Host, as GitHub does. Requests need a known bearer token (401 "Bad credentials"
 //! otherwise) and a User-Agent (403 otherwise). The authorize page approves at once and
 //! sends the browser back with a code, as if the user had clicked "Authorize".
+//!
+//! Repositories also answer git itself at their `clone_url`, which points back at the fake:
+//! see [`crate::git_http`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -16,6 +21,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+use crate::git_http;
 
 /// An account the fake knows, with the token that signs in as it.
 #[derive(Clone, Debug)]
@@ -50,6 +57,12 @@ pub struct World {
     pub client_secret: String,
     /// Every request's method and path with query, in order.
     pub requests: Vec<String>,
+    /// Where git finds the repositories' bare clones, as `<owner>/<name>.git`; without it
+    /// every repository answers git with 404. See [`World::create_git_repository`].
+    pub git_root: Option<PathBuf>,
+    /// How long git waits for each refs advertisement, so that a test can watch a clone
+    /// while it runs.
+    pub git_delay: Duration,
 }
 
 pub type Shared = Arc<Mutex<World>>;
@@ -91,6 +104,8 @@ impl World {
             client_id: "fake-client-id".into(),
             client_secret: "fake-client-secret".into(),
             requests: Vec::new(),
+            git_root: None,
+            git_delay: Duration::ZERO,
         }
     }
 }
@@ -104,6 +119,9 @@ pub fn router(world: Shared) -> Router {
         .route("/repos/{owner}/{repo}/branches", get(branches))
         .route("/login/oauth/authorize", get(authorize))
         .route("/login/oauth/access_token", post(access_token))
+        .route("/{owner}/{repo}/info/refs", get(git_http::info_refs))
+        .route("/{owner}/{repo}/git-upload-pack", post(git_http::upload_pack))
+        .route("/{owner}/{repo}/git-receive-pack", post(git_http::receive_pack))
         .layer(axum::middleware::from_fn_with_state(world.clone(), record))
         .with_state(world)
 }
@@ -170,7 +188,8 @@ fn account_json(account: &Account) -> Value {
     })
 }
 
-fn repo_json(repo: &Repo) -> Value {
+/// The repository as the API describes it; `web` is where the fake serves git.
+fn repo_json(repo: &Repo, web: &str) -> Value {
     let full_name = format!("{}/{}", repo.owner, repo.name);
     json!({
         "id": full_name.len() as i64 * 7919 + repo.name.len() as i64,
@@ -180,7 +199,7 @@ fn repo_json(repo: &Repo) -> Value {
         "visibility": if repo.private { "private" } else { "public" },
         "owner": { "login": repo.owner, "id": 1, "avatar_url": null },
         "html_url": format!("https://github.com/{full_name}"),
-        "clone_url": format!("https://github.com/{full_name}.git"),
+        "clone_url": format!("{web}/{full_name}.git"),
         "ssh_url": format!("git@github.com:{full_name}.git"),
         "default_branch": repo.default_branch,
         "description": repo.description,
@@ -199,6 +218,12 @@ struct Page {
     page: Option<usize>,
 }
 
+/// The fake's own address as the request reached it.
+fn web_url(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    format!("http://{host}")
+}
+
 /// One page of `items`, with the `Link` header GitHub would send.
 fn paged(items: Vec<Value>, page: &Page, headers: &HeaderMap, path: &str) -> Response {
     let per_page = page.per_page.unwrap_or(30).clamp(1, 100);
@@ -206,10 +231,9 @@ fn paged(items: Vec<Value>, page: &Page, headers: &HeaderMap, path: &str) -> Res
     let last = items.len().div_ceil(per_page).max(1);
     let slice: Vec<Value> =
         items.into_iter().skip((number - 1) * per_page).take(per_page).collect();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let link = |n: usize, rel: &str| {
-        format!("<http://{host}{path}?per_page={per_page}&page={n}>; rel=\"{rel}\"")
-    };
+    let web = web_url(headers);
+    let link =
+        |n: usize, rel: &str| format!("<{web}{path}?per_page={per_page}&page={n}>; rel=\"{rel}\"");
     let mut links = Vec::new();
     if number > 1 {
         links.push(link(number - 1, "prev"));
@@ -243,7 +267,7 @@ async fn user_repos(
         .repos
         .iter()
         .filter(|r| r.visible_to.contains(&account.login))
-        .map(repo_json)
+        .map(|r| repo_json(r, &web_url(&headers)))
         .collect();
     Ok(paged(visible, &page, &headers, "/user/repos"))
 }
@@ -263,7 +287,7 @@ async fn repo(
     let world = world.lock().unwrap();
     let account = caller(&world, &headers)?;
     let repo = find_repo(&world, &account, &owner, &name).ok_or_else(not_found)?;
-    Ok(Json(repo_json(repo)).into_response())
+    Ok(Json(repo_json(repo, &web_url(&headers))).into_response())
 }
 
 async fn branches(

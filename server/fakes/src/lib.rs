@@ -3,4 +3,5 @@
 //! clients cannot tell the difference, and keeps its data in memory.
 
 pub mod daytona;
+pub mod git_http;
 pub mod github;

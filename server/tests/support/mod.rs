@@ -106,23 +106,43 @@ pub struct TestApp {
     pub github_url: String,
     pub db: TestDb,
     pub sign_in: SignIn,
+    /// Configuration variables set on top of the usual ones.
+    extra: Vec<(String, String)>,
 }
 
 impl TestApp {
     pub async fn start(sign_in: SignIn) -> TestApp {
+        TestApp::start_with(sign_in, &[]).await
+    }
+
+    /// A server whose configuration also sets `extra` variables (which win over the usual
+    /// ones), e.g. `DAYTONA_API_KEY` to put sandboxes at a fake Daytona.
+    pub async fn start_with(sign_in: SignIn, extra: &[(&str, &str)]) -> TestApp {
         let db = TestDb::new().await;
         let github = Arc::new(Mutex::new(World::sample()));
         let address = fakes::github::spawn(github.clone(), "127.0.0.1:0").await.unwrap();
         let github_url = format!("http://{address}");
-        let (router, state) = upstream::build(&config(&db, &github_url, sign_in)).await.unwrap();
-        TestApp { router, state, github, github_url, db, sign_in }
+        let extra: Vec<(String, String)> =
+            extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let config = config(&db, &github_url, sign_in, &extra);
+        let (router, state) = upstream::build(&config).await.unwrap();
+        TestApp { router, state, github, github_url, db, sign_in, extra }
     }
 
     /// The same database and fake, served by a freshly started server, as after a restart.
     pub async fn restart(self) -> TestApp {
-        let config = config(&self.db, &self.github_url, self.sign_in);
+        let config = config(&self.db, &self.github_url, self.sign_in, &self.extra);
         let (router, state) = upstream::build(&config).await.unwrap();
         TestApp { router, state, ..self }
+    }
+
+    /// Gives the fake GitHub a real repository for `owner/name` (one it lists), served over
+    /// git's HTTP protocol at the `clone_url` it reports, with a commit on `main` and its
+    /// other listed branches.
+    pub fn github_git_repository(&self, owner: &str, name: &str) -> std::path::PathBuf {
+        let mut world = self.github.lock().unwrap();
+        world.git_root.get_or_insert_with(|| self.db.dir().join("github"));
+        world.create_git_repository(owner, name).expect("the fake makes its repository")
     }
 
     /// A browser with its own cookies.
@@ -153,7 +173,7 @@ impl TestApp {
     }
 }
 
-fn config(db: &TestDb, github_url: &str, sign_in: SignIn) -> Config {
+fn config(db: &TestDb, github_url: &str, sign_in: SignIn, extra: &[(String, String)]) -> Config {
     let data_dir = db.dir().join("data");
     let mut vars: HashMap<String, String> = [
         ("DATABASE_URL", db.url.clone()),
@@ -176,6 +196,7 @@ fn config(db: &TestDb, github_url: &str, sign_in: SignIn) -> Config {
         }
         SignIn::Local => {}
     }
+    vars.extend(extra.iter().cloned());
     Config::from_map(&vars).unwrap()
 }
 
@@ -219,6 +240,20 @@ impl Browser {
             .header(header::ORIGIN, "http://127.0.0.1:3000")
             .header(header::HOST, "127.0.0.1:3000")
             .body(Body::from(args.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Posts a form to a server function, as an HTML form without JavaScript does (but
+    /// asking for the answer rather than a redirect back to the page).
+    pub async fn form(&mut self, name: &str, fields: &[(&str, &str)]) -> Answer {
+        let body: String =
+            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let request = Request::post(format!("/api/{name}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, "http://127.0.0.1:3000")
+            .header(header::HOST, "127.0.0.1:3000")
+            .body(Body::from(body))
             .unwrap();
         self.send(request).await
     }

@@ -1,0 +1,158 @@
+//! Branch sandboxes at Daytona: the server configured for the fake Daytona, which runs each
+//! sandbox's commands on this host, cloning a GitHub repository from the fake GitHub.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use entity::sandbox;
+use fakes::daytona::World as Daytona;
+use serde_json::{json, Value};
+use support::{Browser, SignIn, TestApp};
+
+const API_KEY: &str = "dtn_test_key";
+/// The dev user's GitHub token in the fake GitHub.
+const TOKEN: &str = "gho_octo";
+
+/// A server whose sandboxes live at a fake Daytona, the dev user's `octo-org/widgets` with a
+/// real repository behind it, and a branch `feature` of it.
+async fn with_branch() -> (TestApp, Arc<Mutex<Daytona>>, Browser, Value) {
+    let daytona = Arc::new(Mutex::new(Daytona::new(API_KEY)));
+    let address = fakes::daytona::spawn(daytona.clone(), "127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{address}/api");
+    let config = [("DAYTONA_API_KEY", API_KEY), ("DAYTONA_API_URL", api_url.as_str())];
+    let app = TestApp::start_with(SignIn::Dev, &config).await;
+    let mut browser = app.browser();
+    app.github_git_repository("octo-org", "widgets");
+    let repo =
+        browser.ok("add_github_repository", json!({ "full_name": "octo-org/widgets" })).await;
+    let branch = browser
+        .ok(
+            "create_branch",
+            json!({
+                "repository_id": repo["id"], "name": "feature", "base_branch": "main",
+                "agent": "claude-code", "model": "sonnet"
+            }),
+        )
+        .await;
+    (app, daytona, browser, branch)
+}
+
+/// Starts the branch's sandbox and waits until it is running (or failed).
+async fn ready(browser: &mut Browser, branch: &Value) -> Value {
+    browser.ok("change_sandbox", json!({ "branch_id": branch["id"], "action": "start" })).await;
+    for _ in 0..600 {
+        let view = browser.ok("get_sandbox", json!({ "branch_id": branch["id"] })).await;
+        if view["state"] != "creating" {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the sandbox is still being prepared after a minute");
+}
+
+/// What a command printed, and how it ended.
+#[derive(Debug, Default)]
+struct Output {
+    stdout: String,
+    stderr: String,
+    exit: Option<String>,
+}
+
+/// Runs a command in the branch's sandbox and reads its whole output stream.
+async fn run(browser: &mut Browser, branch: &Value, command: &str) -> Output {
+    let id =
+        browser.ok("run_command", json!({ "branch_id": branch["id"], "command": command })).await;
+    let stream = browser.get(&format!("/streams/commands/{}", id.as_str().unwrap())).await;
+    assert_eq!(stream.status, StatusCode::OK, "{}", stream.text);
+    let mut output = Output::default();
+    for data in stream.text.lines().filter_map(|l| l.strip_prefix("data:")) {
+        let line: Value = serde_json::from_str(data.trim_start()).unwrap();
+        let text = line["text"].as_str().unwrap_or_default().to_owned();
+        match line["kind"].as_str() {
+            Some("stdout") => output.stdout.push_str(&text),
+            Some("stderr") => output.stderr.push_str(&text),
+            Some("exit") => output.exit = Some(text),
+            _ => {}
+        }
+    }
+    output
+}
+
+async fn provider_id(app: &TestApp, branch: &Value) -> String {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let row = sandbox::Entity::find()
+        .filter(sandbox::Column::BranchId.eq(branch["id"].as_i64().unwrap()))
+        .one(&app.state.services.db)
+        .await
+        .unwrap();
+    row.expect("the branch has a sandbox row").provider_id
+}
+
+#[tokio::test]
+async fn a_daytona_sandbox_is_prepared_and_runs_commands() {
+    let (app, daytona, mut browser, branch) = with_branch().await;
+    let view = ready(&mut browser, &branch).await;
+    assert_eq!(view["state"], "running", "{view}");
+    let steps = view["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4, "{view}");
+    assert!(steps.iter().all(|s| s["state"] == "done"), "every step is done: {view}");
+
+    let id = provider_id(&app, &branch).await;
+    {
+        let world = daytona.lock().unwrap();
+        let made = world.sandbox(&id).expect("the fake holds the sandbox the server recorded");
+        assert!(made.name.starts_with("upstream-"), "{}", made.name);
+        assert_eq!(made.labels["upstream.user"], "dev");
+        assert_eq!(made.labels["upstream.repository"], "octo-org/widgets");
+        assert_eq!(made.labels["upstream.branch"], "feature");
+        let leaked: Vec<&String> = world.commands.iter().filter(|c| c.contains(TOKEN)).collect();
+        assert!(leaked.is_empty(), "Daytona was sent the token in a command: {leaked:?}");
+    }
+
+    let out = run(&mut browser, &branch, "echo hello; git branch --show-current; ls").await;
+    assert_eq!(out.stdout, "hello\nfeature\nREADME.md\n", "{out:?}");
+    assert_eq!(out.exit.as_deref(), Some("exit 0"), "{out:?}");
+}
+
+#[tokio::test]
+async fn a_vanished_daytona_sandbox_is_recreated_on_next_use() {
+    let (app, daytona, mut browser, branch) = with_branch().await;
+    assert_eq!(ready(&mut browser, &branch).await["state"], "running");
+    let pushed = run(
+        &mut browser,
+        &branch,
+        "git commit -q --allow-empty -m 'saved work' && git push -q origin feature",
+    )
+    .await;
+    assert_eq!(pushed.exit.as_deref(), Some("exit 0"), "the push from the sandbox: {pushed:?}");
+    let before = provider_id(&app, &branch).await;
+    assert!(daytona.lock().unwrap().vanish(&before), "the fake held the sandbox");
+
+    let out = run(&mut browser, &branch, "git log -1 --format=%s").await;
+    assert_eq!(out.stdout, "saved work\n", "{out:?}");
+    let after = provider_id(&app, &branch).await;
+    assert_ne!(after, before, "a new sandbox was made");
+    let world = daytona.lock().unwrap();
+    let ids: Vec<&str> = world.sandboxes.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, [after.as_str()], "only the new sandbox exists");
+}
+
+#[tokio::test]
+async fn a_daytona_refusal_shows_as_a_failed_step_with_daytonas_reason() {
+    let (_app, daytona, mut browser, branch) = with_branch().await;
+    daytona.lock().unwrap().refuse_next = Some((500, "no runner available in region eu".into()));
+
+    let view = ready(&mut browser, &branch).await;
+    assert_eq!(view["state"], "error", "{view}");
+    let failed: Vec<&Value> =
+        view["steps"].as_array().unwrap().iter().filter(|s| s["state"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{view}");
+    assert_eq!(failed[0]["name"], "Create the sandbox");
+    let detail = failed[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("no runner available in region eu"), "{detail}");
+    assert_eq!(view["held"], 0, "a failed sandbox holds no slot");
+    assert!(daytona.lock().unwrap().sandboxes.is_empty(), "nothing was made at Daytona");
+}
