@@ -51,7 +51,7 @@ test("the auto-stop interval is kept after a reload and refused out of range", a
   await expect(page.getByRole("alert")).toHaveText("choose between 5 and 20 minutes");
   await page.getByLabel("Stop an idle sandbox after (minutes)").fill("15");
   await page.getByRole("button", { name: "Save" }).click();
-  await expect(page).toHaveURL(/\/settings$/);
+  await expect(page).toHaveURL(/\/settings\??$/);
   await expect(page.getByRole("alert")).toHaveCount(0);
   await page.reload();
   await expect(page.getByLabel("Stop an idle sandbox after (minutes)")).toHaveValue("15");

@@ -309,6 +309,24 @@ async fn the_auto_stop_interval_is_kept_between_5_and_20_minutes() {
     }
     let saved = browser.form("set_auto_stop", &[("minutes", "15")]).await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+
+    // Without JavaScript the settings page posts its form and is sent back to itself,
+    // showing the refusal there.
+    let request = Request::post("/api/set_auto_stop")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("referer", "http://127.0.0.1:3000/settings")
+        .header("origin", "http://127.0.0.1:3000")
+        .header("host", "127.0.0.1:3000")
+        .body(Body::from("minutes=30"))
+        .unwrap();
+    let answer = browser.send(request).await;
+    assert!(answer.status.is_redirection(), "{} {}", answer.status, answer.text);
+    let back = answer.location();
+    assert!(back.starts_with("http://127.0.0.1:3000/settings?"), "{back}");
+    let page = browser.get(back.trim_start_matches("http://127.0.0.1:3000")).await;
+    assert!(page.text.contains("choose between 5 and 20 minutes"), "{}", page.text);
+    assert!(page.text.contains(r#"value="15""#), "the kept value is shown");
     assert_eq!(browser.ok("get_user_settings", json!({})).await["auto_stop_minutes"], 15);
 }
 

@@ -68,9 +68,26 @@ pub(crate) mod ssr {
     }
 
     fn reply(status: StatusCode, error: AppError) -> AppError {
+        // A plain HTML form is answered with a redirect back to its page, carrying the
+        // error in the query; a status set here would replace that redirect.
+        if from_html_form() {
+            return error;
+        }
         if let Some(response) = use_context::<ResponseOptions>() {
             response.set_status(status);
         }
         error
+    }
+
+    fn from_html_form() -> bool {
+        use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+            parts.method == axum::http::Method::POST
+                && parts.uri.path().starts_with("/api/")
+                && parts
+                    .headers
+                    .get(axum::http::header::ACCEPT)
+                    .and_then(|accept| accept.to_str().ok())
+                    .is_some_and(|accept| accept.contains("text/html"))
+        })
     }
 }
