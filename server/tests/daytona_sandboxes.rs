@@ -4,12 +4,11 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use axum::http::StatusCode;
 use entity::sandbox;
 use fakes::daytona::World as Daytona;
 use serde_json::{json, Value};
+use support::sandbox::{ready, run};
 use support::{Browser, SignIn, TestApp};
 
 const API_KEY: &str = "dtn_test_key";
@@ -38,47 +37,6 @@ async fn with_branch() -> (TestApp, Arc<Mutex<Daytona>>, Browser, Value) {
         )
         .await;
     (app, daytona, browser, branch)
-}
-
-/// Starts the branch's sandbox and waits until it is running (or failed).
-async fn ready(browser: &mut Browser, branch: &Value) -> Value {
-    browser.ok("change_sandbox", json!({ "branch_id": branch["id"], "action": "start" })).await;
-    for _ in 0..600 {
-        let view = browser.ok("get_sandbox", json!({ "branch_id": branch["id"] })).await;
-        if view["state"] != "creating" {
-            return view;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the sandbox is still being prepared after a minute");
-}
-
-/// What a command printed, and how it ended.
-#[derive(Debug, Default)]
-struct Output {
-    stdout: String,
-    stderr: String,
-    exit: Option<String>,
-}
-
-/// Runs a command in the branch's sandbox and reads its whole output stream.
-async fn run(browser: &mut Browser, branch: &Value, command: &str) -> Output {
-    let id =
-        browser.ok("run_command", json!({ "branch_id": branch["id"], "command": command })).await;
-    let stream = browser.get(&format!("/streams/commands/{}", id.as_str().unwrap())).await;
-    assert_eq!(stream.status, StatusCode::OK, "{}", stream.text);
-    let mut output = Output::default();
-    for data in stream.text.lines().filter_map(|l| l.strip_prefix("data:")) {
-        let line: Value = serde_json::from_str(data.trim_start()).unwrap();
-        let text = line["text"].as_str().unwrap_or_default().to_owned();
-        match line["kind"].as_str() {
-            Some("stdout") => output.stdout.push_str(&text),
-            Some("stderr") => output.stderr.push_str(&text),
-            Some("exit") => output.exit = Some(text),
-            _ => {}
-        }
-    }
-    output
 }
 
 async fn provider_id(app: &TestApp, branch: &Value) -> String {
@@ -155,4 +113,16 @@ async fn a_daytona_refusal_shows_as_a_failed_step_with_daytonas_reason() {
     assert!(detail.contains("no runner available in region eu"), "{detail}");
     assert_eq!(view["held"], 0, "a failed sandbox holds no slot");
     assert!(daytona.lock().unwrap().sandboxes.is_empty(), "nothing was made at Daytona");
+}
+
+#[tokio::test]
+async fn a_new_auto_stop_interval_reaches_the_users_daytona_sandboxes() {
+    let (app, daytona, mut browser, branch) = with_branch().await;
+    assert_eq!(ready(&mut browser, &branch).await["state"], "running");
+    let id = provider_id(&app, &branch).await;
+    assert_eq!(daytona.lock().unwrap().sandbox(&id).unwrap().auto_stop_interval, 10);
+
+    let saved = browser.form("set_auto_stop", &[("minutes", "17")]).await;
+    assert!(saved.status.is_success(), "{}", saved.text);
+    assert_eq!(daytona.lock().unwrap().sandbox(&id).unwrap().auto_stop_interval, 17);
 }

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use entity::sandbox;
 use serde_json::{json, Value};
+use support::sandbox::{new_branch, ready, run, Output};
 use support::{Browser, SignIn, TestApp};
 
 /// The dev user's GitHub token in the fake.
@@ -30,45 +30,11 @@ async fn with_github_branch(app: &TestApp) -> (Browser, Value, Value) {
     (browser, repo, branch)
 }
 
-fn new_branch(repo: &Value, name: &str) -> Value {
-    json!({
-        "repository_id": repo["id"], "name": name, "base_branch": "main",
-        "agent": "claude-code", "model": "sonnet"
-    })
-}
-
-/// Starts the branch's sandbox and waits until it is running (or failed).
-async fn ready(browser: &mut Browser, branch: &Value) -> Value {
-    browser.ok("change_sandbox", json!({ "branch_id": branch["id"], "action": "start" })).await;
-    for _ in 0..600 {
-        let view = browser.ok("get_sandbox", json!({ "branch_id": branch["id"] })).await;
-        if view["state"] != "creating" {
-            return view;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the sandbox is still being prepared after a minute");
-}
-
-/// Runs a command in the branch's sandbox and returns its stdout, expecting it to succeed.
-async fn run(browser: &mut Browser, branch: &Value, command: &str) -> String {
-    let id =
-        browser.ok("run_command", json!({ "branch_id": branch["id"], "command": command })).await;
-    let stream = browser.get(&format!("/streams/commands/{}", id.as_str().unwrap())).await;
-    assert_eq!(stream.status, StatusCode::OK, "{}", stream.text);
-    let mut stdout = String::new();
-    let mut exit = None;
-    for data in stream.text.lines().filter_map(|l| l.strip_prefix("data:")) {
-        let line: Value = serde_json::from_str(data.trim_start()).unwrap();
-        let text = line["text"].as_str().unwrap_or_default();
-        match line["kind"].as_str() {
-            Some("stdout") => stdout.push_str(text),
-            Some("exit") => exit = Some(text.to_owned()),
-            _ => {}
-        }
-    }
-    assert_eq!(exit.as_deref(), Some("exit 0"), "`{command}` failed: {}", stream.text);
-    stdout
+/// Runs a command that must succeed and returns what it printed.
+async fn succeed(browser: &mut Browser, branch: &Value, command: &str) -> String {
+    let output: Output = run(browser, branch, command).await;
+    assert_eq!(output.exit.as_deref(), Some("exit 0"), "`{command}` failed: {output:?}");
+    output.stdout
 }
 
 /// What a watch over every process's command line saw.
@@ -142,8 +108,8 @@ async fn the_github_token_is_in_no_command_line_during_a_clone() {
         seen.git
     );
     assert_eq!(view["state"], "running", "{view}");
-    assert_eq!(run(&mut browser, &branch, "git branch --show-current").await, "feature\n");
-    assert_eq!(run(&mut browser, &branch, "ls").await, "README.md\n");
+    assert_eq!(succeed(&mut browser, &branch, "git branch --show-current").await, "feature\n");
+    assert_eq!(succeed(&mut browser, &branch, "ls").await, "README.md\n");
 }
 
 #[tokio::test]
@@ -155,7 +121,7 @@ async fn a_command_pushes_to_github_as_the_user_without_the_token_on_a_command_l
 
     let watch = Watch::start(TOKEN, REPOSITORY);
     let push = "git commit -q --allow-empty -m 'from the sandbox' && git push -q origin feature";
-    run(&mut browser, &branch, push).await;
+    succeed(&mut browser, &branch, push).await;
     let seen = watch.finish();
 
     assert!(seen.leaks.is_empty(), "the token is on a command line: {:?}", seen.leaks);

@@ -10,10 +10,11 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::Utc;
 use domain::clock::ManualClock;
-use entity::{sandbox, user};
+use entity::user;
 use http_body_util::BodyExt;
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{json, Value};
+use support::sandbox::{new_branch, process_running, ready, run, sandbox_row};
 use support::{bare_repository, Browser, SignIn, TestApp};
 
 /// A server with the local user, a repository on disk with `main` and `shared`, and a
@@ -27,96 +28,8 @@ async fn with_branch() -> (TestApp, Browser, Value, Value) {
     (app, browser, repo, branch)
 }
 
-fn new_branch(repo: &Value, name: &str) -> Value {
-    json!({
-        "repository_id": repo["id"], "name": name, "base_branch": "main",
-        "agent": "claude-code", "model": "sonnet"
-    })
-}
-
-/// Starts the branch's sandbox and waits until it is running (or failed).
-async fn ready(browser: &mut Browser, branch: &Value) -> Value {
-    let started =
-        browser.ok("change_sandbox", json!({ "branch_id": branch["id"], "action": "start" })).await;
-    assert!(
-        ["creating", "running"].contains(&started["state"].as_str().unwrap()),
-        "a started sandbox is preparing or running: {started}"
-    );
-    settle(browser, branch).await
-}
-
-/// Waits for the branch's sandbox to leave `creating`.
-async fn settle(browser: &mut Browser, branch: &Value) -> Value {
-    for _ in 0..600 {
-        let view = browser.ok("get_sandbox", json!({ "branch_id": branch["id"] })).await;
-        if view["state"] != "creating" {
-            return view;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the sandbox is still being prepared after a minute");
-}
-
-/// Runs a command in the branch's sandbox and reads its whole output stream.
-async fn run(browser: &mut Browser, branch: &Value, command: &str) -> Output {
-    let id =
-        browser.ok("run_command", json!({ "branch_id": branch["id"], "command": command })).await;
-    let stream = browser.get(&format!("/streams/commands/{}", id.as_str().unwrap())).await;
-    assert_eq!(stream.status, StatusCode::OK, "{}", stream.text);
-    let mut output = Output::default();
-    for event in stream.text.split("\n\n").filter(|e| !e.trim().is_empty()) {
-        let data: String = event
-            .lines()
-            .filter_map(|l| l.strip_prefix("data: ").or_else(|| l.strip_prefix("data:")))
-            .collect::<Vec<_>>()
-            .join("\n");
-        if data.is_empty() {
-            continue;
-        }
-        let line: Value = serde_json::from_str(&data).unwrap();
-        let text = line["text"].as_str().unwrap().to_owned();
-        match line["kind"].as_str().unwrap() {
-            "stdout" => output.stdout.push_str(&text),
-            "stderr" => output.stderr.push_str(&text),
-            "failed" => output.failed = Some(text),
-            "exit" => output.exit = Some(text),
-            other => panic!("unknown line kind {other}"),
-        }
-        output.order.push(line["kind"].as_str().unwrap().to_owned());
-    }
-    output
-}
-
-#[derive(Default, Debug)]
-struct Output {
-    stdout: String,
-    stderr: String,
-    failed: Option<String>,
-    exit: Option<String>,
-    order: Vec<String>,
-}
-
 fn sandbox_dir(app: &TestApp, provider_id: &str) -> std::path::PathBuf {
     app.db.dir().join("data").join("sandboxes").join(provider_id)
-}
-
-async fn sandbox_row(app: &TestApp, branch: &Value) -> sandbox::Model {
-    use sea_orm::{ColumnTrait, QueryFilter};
-    sandbox::Entity::find()
-        .filter(sandbox::Column::BranchId.eq(branch["id"].as_i64().unwrap()))
-        .one(&app.state.services.db)
-        .await
-        .unwrap()
-        .expect("the branch has a sandbox row")
-}
-
-/// Whether any process on the host has `needle` in its command line.
-fn process_running(needle: &str) -> bool {
-    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
-        std::fs::read(entry.path().join("cmdline"))
-            .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
-            .unwrap_or(false)
-    })
 }
 
 #[tokio::test]
@@ -501,4 +414,26 @@ async fn another_users_sandbox_and_commands_are_not_found() {
     assert_eq!(stream.status, StatusCode::NOT_FOUND);
     let stream = stranger.get(&format!("/streams/branches/{}/sandbox", branch["id"])).await;
     assert_eq!(stream.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_server_running_sandboxes_unisolated_says_so_on_every_sandbox() {
+    let app = TestApp::start_with(SignIn::Local, &[("SANDBOX_ISOLATION", "none")]).await;
+    let mut browser = app.browser();
+    let url = bare_repository(app.db.dir(), "widgets", &[]);
+    let repo = browser.ok("add_git_repository", json!({ "url": url })).await;
+    let branch = browser.ok("create_branch", new_branch(&repo, "feature")).await;
+    let view = ready(&mut browser, &branch).await;
+    assert_eq!(view["state"], "running");
+    assert!(view["warning"].as_str().unwrap().contains("not isolated"), "{view}");
+    let out = run(&mut browser, &branch, "git branch --show-current").await;
+    assert_eq!(out.stdout, "feature\n");
+
+    let isolated = TestApp::start(SignIn::Local).await;
+    let mut browser = isolated.browser();
+    let url = bare_repository(isolated.db.dir(), "widgets", &[]);
+    let repo = browser.ok("add_git_repository", json!({ "url": url })).await;
+    let branch = browser.ok("create_branch", new_branch(&repo, "feature")).await;
+    let view = browser.ok("get_sandbox", json!({ "branch_id": branch["id"] })).await;
+    assert_eq!(view["warning"], Value::Null, "no warning where sandboxes are isolated");
 }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod sandbox;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
