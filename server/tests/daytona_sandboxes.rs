@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use entity::sandbox;
 use fakes::daytona::World as Daytona;
 use serde_json::{json, Value};
-use support::sandbox::{ready, run};
+use support::sandbox::{ready, run, sandbox_row};
 use support::{Browser, SignIn, TestApp};
 
 const API_KEY: &str = "dtn_test_key";
@@ -39,16 +39,6 @@ async fn with_branch() -> (TestApp, Arc<Mutex<Daytona>>, Browser, Value) {
     (app, daytona, browser, branch)
 }
 
-async fn provider_id(app: &TestApp, branch: &Value) -> String {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let row = sandbox::Entity::find()
-        .filter(sandbox::Column::BranchId.eq(branch["id"].as_i64().unwrap()))
-        .one(&app.state.services.db)
-        .await
-        .unwrap();
-    row.expect("the branch has a sandbox row").provider_id
-}
-
 #[tokio::test]
 async fn a_daytona_sandbox_is_prepared_and_runs_commands() {
     let (app, daytona, mut browser, branch) = with_branch().await;
@@ -58,7 +48,7 @@ async fn a_daytona_sandbox_is_prepared_and_runs_commands() {
     assert_eq!(steps.len(), 4, "{view}");
     assert!(steps.iter().all(|s| s["state"] == "done"), "every step is done: {view}");
 
-    let id = provider_id(&app, &branch).await;
+    let id = sandbox_row(&app, &branch).await.provider_id;
     {
         let world = daytona.lock().unwrap();
         let made = world.sandbox(&id).expect("the fake holds the sandbox the server recorded");
@@ -86,12 +76,12 @@ async fn a_vanished_daytona_sandbox_is_recreated_on_next_use() {
     )
     .await;
     assert_eq!(pushed.exit.as_deref(), Some("exit 0"), "the push from the sandbox: {pushed:?}");
-    let before = provider_id(&app, &branch).await;
+    let before = sandbox_row(&app, &branch).await.provider_id;
     assert!(daytona.lock().unwrap().vanish(&before), "the fake held the sandbox");
 
     let out = run(&mut browser, &branch, "git log -1 --format=%s").await;
     assert_eq!(out.stdout, "saved work\n", "{out:?}");
-    let after = provider_id(&app, &branch).await;
+    let after = sandbox_row(&app, &branch).await.provider_id;
     assert_ne!(after, before, "a new sandbox was made");
     let world = daytona.lock().unwrap();
     let ids: Vec<&str> = world.sandboxes.iter().map(|s| s.id.as_str()).collect();
@@ -119,7 +109,7 @@ async fn a_daytona_refusal_shows_as_a_failed_step_with_daytonas_reason() {
 async fn a_new_auto_stop_interval_reaches_the_users_daytona_sandboxes() {
     let (app, daytona, mut browser, branch) = with_branch().await;
     assert_eq!(ready(&mut browser, &branch).await["state"], "running");
-    let id = provider_id(&app, &branch).await;
+    let id = sandbox_row(&app, &branch).await.provider_id;
     assert_eq!(daytona.lock().unwrap().sandbox(&id).unwrap().auto_stop_interval, 10);
 
     let saved = browser.form("set_auto_stop", &[("minutes", "17")]).await;

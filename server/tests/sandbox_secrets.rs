@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use entity::sandbox;
 use serde_json::{json, Value};
-use support::sandbox::{new_branch, ready, run, Output};
+use support::sandbox::{new_branch, ready, run, sandbox_row, Output};
 use support::{Browser, SignIn, TestApp};
 
 /// The dev user's GitHub token in the fake.
@@ -180,16 +180,6 @@ impl Captured {
     }
 }
 
-async fn provider_id(app: &TestApp, branch: &Value) -> String {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let row = sandbox::Entity::find()
-        .filter(sandbox::Column::BranchId.eq(branch["id"].as_i64().unwrap()))
-        .one(&app.state.services.db)
-        .await
-        .unwrap();
-    row.expect("the branch has a sandbox row").provider_id
-}
-
 #[tokio::test]
 async fn the_github_token_is_in_no_log_line() {
     let captured = captured_logs();
@@ -212,7 +202,7 @@ async fn the_github_token_is_in_no_log_line() {
         assert!(!view.to_string().contains(TOKEN), "a step shows the token: {view}");
     }
     let logs = captured.text();
-    let prepared_id = provider_id(&app, &branch).await;
+    let prepared_id = sandbox_row(&app, &branch).await.provider_id;
     let failed_id = provider_id(&app, &refused).await;
     for (message, sandbox) in [
         ("preparing a sandbox", &prepared_id),

@@ -596,7 +596,7 @@ async fn prepare(services: Services, sandbox_id: i64, plan: Plan) {
 
     for (index, name) in names.iter().enumerate() {
         steps[index].state = StepState::Running;
-        if record(&services, sandbox_id, &steps).await.is_err() {
+        if record(&services, sandbox_id, &steps, None).await.is_err() {
             // The row is gone: the branch was deleted while we worked.
             if created {
                 let _ = services.sandboxes.delete(&provider_id).await;
@@ -635,20 +635,15 @@ async fn prepare(services: Services, sandbox_id: i64, plan: Plan) {
                         tracing::error!(sandbox = %provider_id, error = %e, "could not clean up a failed sandbox");
                     }
                 }
-                let _ = finish(
-                    &services,
-                    sandbox_id,
-                    &steps,
-                    SandboxStatus::Error,
-                    Some(format!("{name} failed: {reason}")),
-                )
-                .await;
+                let failure = Some(format!("{name} failed: {reason}"));
+                let ended = Some((SandboxStatus::Error, failure));
+                let _ = record(&services, sandbox_id, &steps, ended).await;
                 return;
             }
         }
     }
     tracing::info!(sandbox = %provider_id, "sandbox ready");
-    let _ = finish(&services, sandbox_id, &steps, SandboxStatus::Running, None).await;
+    let _ = record(&services, sandbox_id, &steps, Some((SandboxStatus::Running, None))).await;
 }
 
 /// Runs one git step in the sandbox; its output becomes the step's detail.
@@ -699,20 +694,6 @@ fn redact(text: &str, secret: Option<&Secret>) -> String {
     }
 }
 
-async fn record(services: &Services, sandbox_id: i64, steps: &[Step]) -> Result<()> {
-    let row = sandbox::Entity::find_by_id(sandbox_id)
-        .one(&services.db)
-        .await?
-        .ok_or(Error::NotFound("sandbox"))?;
-    let branch_id = row.branch_id;
-    let mut active: sandbox::ActiveModel = row.into();
-    active.steps = Set(serde_json::to_value(steps).expect("steps serialize"));
-    active.last_active_at = Set(services.clock.now());
-    active.update(&services.db).await?;
-    services.changes.notify(branch_id);
-    Ok(())
-}
-
 async fn set_provider_id(services: &Services, sandbox_id: i64, provider_id: &str) -> Result<()> {
     sandbox::ActiveModel {
         id: Set(sandbox_id),
@@ -724,12 +705,12 @@ async fn set_provider_id(services: &Services, sandbox_id: i64, provider_id: &str
     Ok(())
 }
 
-async fn finish(
+/// Saves the steps so far and, when the preparation ended, how: the status and its error.
+async fn record(
     services: &Services,
     sandbox_id: i64,
     steps: &[Step],
-    status: SandboxStatus,
-    error: Option<String>,
+    ended: Option<(SandboxStatus, Option<String>)>,
 ) -> Result<()> {
     let row = sandbox::Entity::find_by_id(sandbox_id)
         .one(&services.db)
@@ -738,9 +719,11 @@ async fn finish(
     let branch_id = row.branch_id;
     let mut active: sandbox::ActiveModel = row.into();
     active.steps = Set(serde_json::to_value(steps).expect("steps serialize"));
-    active.status = Set(status);
-    active.error = Set(error);
     active.last_active_at = Set(services.clock.now());
+    if let Some((status, error)) = ended {
+        active.status = Set(status);
+        active.error = Set(error);
+    }
     active.update(&services.db).await?;
     services.changes.notify(branch_id);
     Ok(())

@@ -298,10 +298,7 @@ pub fn router(world: Shared) -> Router {
 /// Serves the fake on `address` (port 0 picks a free one) in the background and returns
 /// where it listens. The API is at `http://<address>/api`.
 pub async fn spawn(world: Shared, address: &str) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(address).await?;
-    let local = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, router(world)).await });
-    Ok(local)
+    crate::serve(router(world), address).await
 }
 
 /// Records every request, then lets through only those with the API key.

@@ -5,3 +5,12 @@
 pub mod daytona;
 pub mod git_http;
 pub mod github;
+
+/// Serves `router` on `address` (port 0 picks a free one) in the background and returns
+/// where it listens.
+async fn serve(router: axum::Router, address: &str) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(local)
+}
