@@ -5,7 +5,6 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use entity::sandbox;
 use fakes::daytona::World as Daytona;
 use serde_json::{json, Value};
 use support::sandbox::{ready, run, sandbox_row};

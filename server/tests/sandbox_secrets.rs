@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use entity::sandbox;
 use serde_json::{json, Value};
 use support::sandbox::{new_branch, ready, run, sandbox_row, Output};
 use support::{Browser, SignIn, TestApp};
@@ -203,7 +202,7 @@ async fn the_github_token_is_in_no_log_line() {
     }
     let logs = captured.text();
     let prepared_id = sandbox_row(&app, &branch).await.provider_id;
-    let failed_id = provider_id(&app, &refused).await;
+    let failed_id = sandbox_row(&app, &refused).await.provider_id;
     for (message, sandbox) in [
         ("preparing a sandbox", &prepared_id),
         ("sandbox ready", &prepared_id),
