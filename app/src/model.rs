@@ -67,6 +67,7 @@ pub struct BranchDetail {
     pub repository: RepositoryView,
     pub branch: BranchView,
     pub sandbox: SandboxView,
+    pub conversation: Conversation,
 }
 
 /// What a branch is doing, as its badge shows.
@@ -254,4 +255,123 @@ pub struct RepositorySettings {
 pub struct UserSettings {
     /// Minutes a sandbox may idle before it stops by itself (5–20).
     pub auto_stop_minutes: i32,
+    /// Most continuations loop mode sends (1–25).
+    pub loop_max_iterations: i32,
+    pub keys: KeyHints,
+}
+
+/// A branch's conversation as the branch page opens it: a page of messages, the runs not
+/// yet ended, the events of the running one so far, and the prompt box's state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub branch_id: i64,
+    /// Oldest first.
+    pub messages: Vec<MessageView>,
+    /// Older messages exist before the first one here.
+    pub has_older: bool,
+    /// The running run (first, when there is one) and the queued ones, in order.
+    pub runs: Vec<RunView>,
+    /// The running run's events so far.
+    pub live: Vec<LiveEvent>,
+    /// The newest event id the page has seen; its event stream resumes after it.
+    pub last_event_id: i64,
+    pub composer: Composer,
+}
+
+/// The prompt box: agent and model, the draft, and loop mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Composer {
+    pub agent: Agent,
+    pub model: String,
+    pub draft: String,
+    pub loop_enabled: bool,
+    /// The user's limit of continuations.
+    pub loop_max: i32,
+    /// Continuations sent so far in the loop under way.
+    pub loop_count: i32,
+}
+
+/// One entry of the conversation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub role: MessageRole,
+    /// The words, as written (for a user's prompt or a notice).
+    pub text: String,
+    /// An agent's reply: its text (as HTML rendered from markdown) and tool calls, in order.
+    pub blocks: Vec<BlockView>,
+    pub usage: Option<UsageView>,
+    /// How the run ended, for a reply: `completed`, `error`, `cancelled`, `interrupted`.
+    pub status: Option<String>,
+    pub error: Option<String>,
+    pub agent: Option<Agent>,
+    pub model: Option<String>,
+    /// 0 for a prompt the user sent; 1, 2, … for loop mode's continuations.
+    pub loop_iteration: i32,
+    pub run_id: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageRole {
+    User,
+    Assistant,
+    Notice,
+}
+
+/// A piece of an agent's reply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BlockView {
+    /// Markdown rendered to HTML by the server, raw HTML in it escaped.
+    Text { html: String },
+    Tool {
+        name: String,
+        summary: String,
+        /// The input, pretty-printed.
+        input: String,
+        output: Option<String>,
+        /// `completed`, `failed`, or `None` while it runs.
+        status: Option<String>,
+    },
+    Output { text: String },
+    Error { message: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsageView {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub cost_usd: Option<f64>,
+}
+
+/// A run that has not ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    pub id: i64,
+    /// `queued` or `running`.
+    pub status: String,
+    pub prompt: String,
+    pub agent: Agent,
+    pub loop_iteration: i32,
+}
+
+/// One stored event of a run, as the event stream and the page deliver it. `event` is
+/// the agent's or the run's event as JSON, told apart by its `kind`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveEvent {
+    pub id: i64,
+    pub run_id: i64,
+    pub seq: i64,
+    pub event: serde_json::Value,
+}
+
+/// Which agent keys the user has set, as their last characters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyHints {
+    pub anthropic: Option<String>,
+    pub openai: Option<String>,
+    pub opencode: Option<String>,
 }

@@ -23,6 +23,8 @@ pub struct Model {
     pub loop_enabled: bool,
     pub loop_count: i32,
     pub loop_max: i32,
+    /// A run ended since the user last opened the branch.
+    pub unread: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

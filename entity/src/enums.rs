@@ -84,6 +84,9 @@ pub enum MessageRole {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 pub enum RunStatus {
+    /// Waiting for the run before it on the same branch to end.
+    #[sea_orm(string_value = "queued")]
+    Queued,
     #[sea_orm(string_value = "running")]
     Running,
     #[sea_orm(string_value = "completed")]

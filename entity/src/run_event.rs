@@ -1,12 +1,14 @@
 use sea_orm::entity::prelude::*;
 
-/// One normalised item a run emitted, numbered in order. Rows are only ever appended.
+/// One item a run emitted, numbered in order within the run; the id orders a branch's
+/// events across its runs. Rows are only ever appended.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "run_events")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub run_id: i64,
+    pub branch_id: i64,
     pub seq: i64,
     pub kind: String,
     pub payload: Json,

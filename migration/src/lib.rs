@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261203_000001_initial;
 mod m20261203_000002_sandbox_steps;
+mod m20261204_000003_agent_runs;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261203_000001_initial::Migration),
             Box::new(m20261203_000002_sandbox_steps::Migration),
+            Box::new(m20261204_000003_agent_runs::Migration),
         ]
     }
 }

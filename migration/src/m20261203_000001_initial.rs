@@ -180,7 +180,7 @@ fn messages() -> TableCreateStatement {
         .to_owned()
 }
 
-fn runs() -> TableCreateStatement {
+pub(crate) fn runs() -> TableCreateStatement {
     Table::create()
         .table(Runs::Table)
         .col(id_column(Runs::Id))
@@ -196,7 +196,7 @@ fn runs() -> TableCreateStatement {
         .to_owned()
 }
 
-fn run_events() -> TableCreateStatement {
+pub(crate) fn run_events() -> TableCreateStatement {
     Table::create()
         .table(RunEvents::Table)
         .col(id_column(RunEvents::Id))
@@ -255,13 +255,13 @@ fn indexes() -> Vec<IndexCreateStatement> {
 }
 
 /// A 64-bit auto-incrementing primary key (`bigserial` on PostgreSQL, `integer` on SQLite).
-fn id_column(name: impl IntoIden) -> ColumnDef {
+pub(crate) fn id_column(name: impl IntoIden) -> ColumnDef {
     let mut column = big_integer(name);
     column.auto_increment().primary_key();
     column
 }
 
-fn index(name: &str, table: impl IntoIden + 'static, unique: bool) -> IndexCreateStatement {
+pub(crate) fn index(name: &str, table: impl IntoIden + 'static, unique: bool) -> IndexCreateStatement {
     let mut statement = Index::create();
     statement.name(name).table(table);
     if unique {
@@ -270,7 +270,7 @@ fn index(name: &str, table: impl IntoIden + 'static, unique: bool) -> IndexCreat
     statement
 }
 
-fn cascade(
+pub(crate) fn cascade(
     from_table: impl IntoIden + 'static,
     from_col: impl IntoIden + 'static,
     to_table: impl IntoIden + 'static,
@@ -284,7 +284,7 @@ fn cascade(
 }
 
 #[derive(DeriveIden)]
-enum Users {
+pub(crate) enum Users {
     Table,
     Id,
     GithubId,
@@ -329,7 +329,7 @@ enum Repositories {
 }
 
 #[derive(DeriveIden)]
-enum Branches {
+pub(crate) enum Branches {
     Table,
     Id,
     RepositoryId,
@@ -379,7 +379,7 @@ enum Messages {
 }
 
 #[derive(DeriveIden)]
-enum Runs {
+pub(crate) enum Runs {
     Table,
     Id,
     BranchId,
@@ -392,7 +392,7 @@ enum Runs {
 }
 
 #[derive(DeriveIden)]
-enum RunEvents {
+pub(crate) enum RunEvents {
     Table,
     Id,
     RunId,

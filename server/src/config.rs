@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use domain::runs::Endpoints;
 use domain::sandbox::daytona;
 use domain::sandbox::local::Isolation;
 use domain::seal::Secret;
@@ -59,7 +61,19 @@ pub struct Config {
     pub github_web_url: Url,
     pub default_quota: i32,
     pub sandboxes: Sandboxes,
+    pub agents: Agents,
     pub site_root: PathBuf,
+}
+
+/// How agent runs are carried out.
+#[derive(Clone, Debug)]
+pub struct Agents {
+    /// Where the agent CLIs are installed on this host for local sandboxes.
+    pub tools_dir: PathBuf,
+    /// The model APIs, when not the vendors' own.
+    pub endpoints: Endpoints,
+    /// The longest one run may take.
+    pub timeout: Duration,
 }
 
 /// A setting that cannot be used, and what it should look like.
@@ -167,6 +181,32 @@ impl Config {
             },
         };
 
+        let endpoint = |name: &'static str| match get(name) {
+            None => Ok(None),
+            Some(url) => parse_http_url(url)
+                .map(|u| Some(u.as_str().trim_end_matches('/').to_owned()))
+                .ok_or_else(|| fail(name, "an http or https URL")),
+        };
+        let agents = Agents {
+            tools_dir: get("AGENT_TOOLS_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("agent-tools")),
+            endpoints: Endpoints {
+                anthropic: endpoint("ANTHROPIC_BASE_URL")?,
+                openai: endpoint("OPENAI_BASE_URL")?,
+                opencode: endpoint("OPENCODE_BASE_URL")?,
+            },
+            timeout: match get("AGENT_TIMEOUT_MINUTES") {
+                None => Duration::from_secs(60 * 60),
+                Some(text) => text
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=24 * 60).contains(n))
+                    .map(|n| Duration::from_secs(n * 60))
+                    .ok_or_else(|| fail("AGENT_TIMEOUT_MINUTES", "a whole number of minutes from 1 to 1440"))?,
+            },
+        };
+
         Ok(Config {
             bind,
             public_url,
@@ -180,6 +220,7 @@ impl Config {
             github_web_url: github_url("GITHUB_WEB_URL", "https://github.com")?,
             default_quota,
             sandboxes,
+            agents,
             site_root: PathBuf::from(get("LEPTOS_SITE_ROOT").unwrap_or("target/site")),
         })
     }

@@ -26,6 +26,7 @@ use axum_login::AuthManagerLayerBuilder;
 use domain::auth::{Backend, DbSessionStore};
 use domain::clock::SystemClock;
 use domain::github::GitHub;
+use domain::runs::{Runs, Settings as RunSettings};
 use domain::sandbox::daytona::DaytonaProvider;
 use domain::sandbox::local::LocalProvider;
 use domain::sandbox::Provider;
@@ -68,6 +69,12 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, AppState)> {
         clock: Arc::new(SystemClock),
         changes: Default::default(),
         commands: Default::default(),
+        runs: Runs::new(RunSettings {
+            endpoints: config.agents.endpoints.clone(),
+            timeout: config.agents.timeout,
+            single_instance: config.database_url.starts_with("sqlite:"),
+            ..RunSettings::default()
+        }),
     };
 
     let (sign_in, automatic_user) = if let Some(token) = config.dev_token() {
@@ -103,7 +110,13 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, AppState)> {
 async fn sandbox_provider(config: &Config) -> Arc<dyn Provider> {
     match &config.sandboxes {
         Sandboxes::Local { isolation } => {
-            let local = LocalProvider::new(config.data_dir.join("sandboxes"), *isolation).await;
+            let tools = &config.agents.tools_dir;
+            if let Err(e) = std::fs::create_dir_all(tools) {
+                tracing::error!("cannot make AGENT_TOOLS_DIR {}: {e}", tools.display());
+            }
+            let local = LocalProvider::new(config.data_dir.join("sandboxes"), *isolation)
+                .await
+                .with_agent_tools(tools.clone());
             if let Some(why) = local.unavailable() {
                 tracing::error!("sandboxes cannot run: {why}");
             } else if let Some(warning) = local.isolation_warning() {
@@ -159,6 +172,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/github/callback", get(oauth::callback))
         .route("/auth/logout", post(oauth::logout))
         .route("/streams/branches/{id}/sandbox", get(streams::sandbox))
+        .route("/streams/branches/{id}/events", get(streams::events))
         .route("/streams/commands/{id}", get(streams::command))
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes_with_context(&state, routes, context, pages)
@@ -177,6 +191,7 @@ pub async fn start() -> anyhow::Result<()> {
     let (router, state) = build(&config).await?;
     workers::sweep_expired_sessions(DbSessionStore::new(state.services.db.clone()));
     workers::look_after_sandboxes(state.services.clone());
+    workers::look_after_runs(state.services.clone());
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     tracing::info!(address = %config.public_url, "listening");
     axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;

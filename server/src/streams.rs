@@ -1,15 +1,16 @@
-//! Server-sent event streams: a branch's sandbox as it changes, and a command's output as
-//! it comes. Each event's data is one of the app's view types as JSON.
+//! Server-sent event streams: a branch's run events, a branch's sandbox as it changes, and
+//! a command's output as it comes. Each event's data is JSON.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use app::convert::{command_line, sandbox_view};
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use domain::auth::AuthSession;
+use domain::runs::{self, Live};
 use domain::{sandboxes, Services};
 use futures::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
@@ -112,6 +113,94 @@ pub async fn command(
         Some((stream::iter(events), follower))
     });
     sse(futures::StreamExt::flatten(events))
+}
+
+/// How many stored events one database read sends.
+const PAGE: u64 = 500;
+
+/// `GET /streams/branches/{id}/events`: the branch's run events after the client's
+/// `Last-Event-ID` (or `?after=`), then each new one as it is stored. Each carries its id,
+/// so a client that reconnects misses none and sees none twice. `changed` events (no id)
+/// say that the branch's queue, loop or status changed.
+pub async fn events(
+    State(state): State<AppState>,
+    auth: AuthSession,
+    Path(branch_id): Path<i64>,
+    Query(query): Query<AfterQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(user) = auth.user else { return StatusCode::UNAUTHORIZED.into_response() };
+    let services = state.services.clone();
+    if let Err(e) = domain::branches::find_owned(&services.db, user.id, branch_id).await {
+        return match e {
+            domain::Error::NotFound(what) => {
+                (StatusCode::NOT_FOUND, format!("{what} not found")).into_response()
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        };
+    }
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .or(query.after)
+        .unwrap_or(0);
+    // Follow first, then read: whatever is stored meanwhile arrives one way or the other,
+    // and the id check drops the second copy.
+    let live = services.runs.hub.follow(branch_id);
+    struct Follow {
+        services: Services,
+        live: tokio::sync::broadcast::Receiver<Live>,
+        branch_id: i64,
+        last: i64,
+        /// Read the database before waiting for live events.
+        catch_up: bool,
+    }
+    let follow = Follow { services, live, branch_id, last: after, catch_up: true };
+    let events = stream::unfold(follow, |mut f| async move {
+        loop {
+            if f.catch_up {
+                let stored =
+                    match runs::events_of_branch_after(&f.services, f.branch_id, f.last, PAGE).await {
+                        Ok(stored) => stored,
+                        Err(_) => return None,
+                    };
+                f.catch_up = stored.len() as u64 == PAGE;
+                if !stored.is_empty() {
+                    f.last = stored.last().map_or(f.last, |e| e.id);
+                    let batch: Vec<_> = stored.iter().map(run_event).collect();
+                    return Some((stream::iter(batch), f));
+                }
+            }
+            // Events stored by another server instance are found by the periodic read.
+            let heard = tokio::time::timeout(REREAD, f.live.recv()).await;
+            match heard {
+                Err(_) => f.catch_up = true,
+                Ok(Ok(Live::Event(event))) if event.id > f.last => {
+                    f.last = event.id;
+                    return Some((stream::iter(vec![run_event(&event)]), f));
+                }
+                Ok(Ok(Live::Event(_))) => {}
+                Ok(Ok(Live::Changed)) => {
+                    let changed = Ok(Event::default().event("changed").data("{}"));
+                    return Some((stream::iter(vec![changed]), f));
+                }
+                Ok(Err(RecvError::Lagged(_))) => f.catch_up = true,
+                Ok(Err(RecvError::Closed)) => return None,
+            }
+        }
+    });
+    sse(futures::StreamExt::flatten(events))
+}
+
+#[derive(serde::Deserialize)]
+pub struct AfterQuery {
+    after: Option<i64>,
+}
+
+fn run_event(event: &runs::StoredEvent) -> Result<Event, Infallible> {
+    let json = serde_json::to_string(event).expect("an event serializes");
+    Ok(Event::default().event("run").id(event.id.to_string()).data(json))
 }
 
 fn sse(events: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> Response {

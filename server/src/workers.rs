@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use domain::auth::DbSessionStore;
-use domain::{sandboxes, Services};
+use domain::{runs, sandboxes, Services};
 use tower_sessions::session_store::ExpiredDeletion;
 
 /// How often expired sessions are swept from the database.
@@ -47,6 +47,29 @@ pub fn look_after_sandboxes(services: Services) {
                         tracing::warn!(error = %err, "stopping idle sandboxes failed");
                     }
                 }
+            }
+        }
+    });
+}
+
+/// How often runs whose server instance died are looked for.
+const RUN_SWEEP: Duration = Duration::from_secs(10);
+
+/// Takes up the runs left behind by a server that stopped: at once at start-up, then
+/// every few seconds for runs whose instance's lease ran out.
+pub fn look_after_runs(services: Services) {
+    tokio::spawn(async move {
+        match runs::recover(&services, true).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("took up {n} runs left running by the last start"),
+            Err(err) => tracing::error!(error = %err, "taking up unfinished runs failed"),
+        }
+        let mut sweep = tokio::time::interval(RUN_SWEEP);
+        sweep.tick().await;
+        loop {
+            sweep.tick().await;
+            if let Err(err) = runs::recover(&services, false).await {
+                tracing::warn!(error = %err, "looking for abandoned runs failed");
             }
         }
     });

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::dialog::{ConfirmActions, Dialog, FieldError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON};
+use super::conversation::ConversationPanel;
 use super::sandbox_panel::SandboxPanel;
 use super::status_badge::StatusBadge;
 use super::{branch_href, go_to};
@@ -52,7 +53,7 @@ pub fn BranchPage() -> impl IntoView {
 
 #[component]
 fn BranchView(detail: BranchDetail) -> impl IntoView {
-    let BranchDetail { repository, branch, sandbox } = detail;
+    let BranchDetail { repository, branch, sandbox, conversation } = detail;
     let full_name = repository.full_name();
     view! {
         <Title text=format!("{} · {} · Upstream Agents", branch.name, full_name) />
@@ -78,10 +79,8 @@ fn BranchView(detail: BranchDetail) -> impl IntoView {
                 <Fact label="Agent" value=branch.agent.label().to_owned() />
                 <Fact label="Model" value=branch.model.clone() />
             </dl>
+            <ConversationPanel initial=conversation />
             <SandboxPanel initial=sandbox />
-            <div class="mt-6 rounded-lg border border-dashed border-zinc-300 p-8 text-center text-sm text-zinc-500 dark:border-zinc-700">
-                "This branch has no conversation yet."
-            </div>
         </section>
     }
 }

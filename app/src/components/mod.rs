@@ -2,6 +2,7 @@
 
 pub mod add_repository;
 pub mod branch_page;
+pub mod conversation;
 pub mod dialog;
 pub mod header;
 pub mod home;

@@ -37,7 +37,7 @@ fn Refused(message: Option<String>) -> impl IntoView {
 #[component]
 pub fn UserSettingsPage() -> impl IntoView {
     let settings = Resource::new(|| (), |_| get_user_settings());
-    let error = refused();
+    let error = refused_error();
     view! {
         <Title text="Settings · Upstream Agents" />
         <section class=PAGE>
@@ -50,41 +50,131 @@ pub fn UserSettingsPage() -> impl IntoView {
                     settings
                         .get()
                         .map(|result| match result {
-                            Ok(UserSettings { auto_stop_minutes }) => {
-                                view! {
-                                    <form class=CARD method="post" action="/api/set_auto_stop">
-                                        <h2 class="font-semibold">"Sandboxes"</h2>
-                                        <label
-                                            class="mt-2 block text-sm font-medium"
-                                            for="auto-stop"
-                                        >
-                                            "Stop an idle sandbox after (minutes)"
-                                        </label>
-                                        <p class="text-xs text-zinc-500">
-                                            "Between 5 and 20. A stopped sandbox keeps its files and starts again when next used."
-                                        </p>
-                                        <div class="mt-1 flex gap-2">
-                                            <input
-                                                id="auto-stop"
-                                                name="minutes"
-                                                class=format!("{INPUT} max-w-28")
-                                                inputmode="numeric"
-                                                value=auto_stop_minutes
-                                            />
-                                            <button class=PRIMARY_BUTTON type="submit">
-                                                "Save"
-                                            </button>
-                                        </div>
-                                        <Refused message=error />
-                                    </form>
-                                }
-                                    .into_any()
-                            }
+                            Ok(settings) => view! { <UserSettingsView settings error /> }.into_any(),
                             Err(err) => view! { <p class="mt-4">{err.message}</p> }.into_any(),
                         })
                 }}
             </Suspense>
         </section>
+    }
+}
+
+/// The error a form post came back with, for the form whose field it names.
+fn refused_error() -> Option<AppError> {
+    let query = use_query_map();
+    let encoded = query.read_untracked().get("__err")?;
+    Some(ServerFnUrlError::<AppError>::decode_err(&encoded))
+}
+
+#[component]
+fn UserSettingsView(settings: UserSettings, error: Option<AppError>) -> impl IntoView {
+    let UserSettings { auto_stop_minutes, loop_max_iterations, keys } = settings;
+    let about = move |fields: &[&str]| {
+        error
+            .as_ref()
+            .filter(|e| e.field.as_deref().is_some_and(|f| fields.contains(&f)))
+            .map(|e| e.message.clone())
+    };
+    let key_error = about(&["key", "kind"]);
+    let loop_error = about(&["loop_max_iterations"]);
+    let stop_error = about(&["auto_stop_minutes"]);
+    view! {
+        <div class=CARD>
+            <h2 class="font-semibold">"Agent keys"</h2>
+            <p class="text-xs text-zinc-500">
+                "Sealed before they are stored and given only to your agents' runs. A saved key is never shown again, only its last characters."
+            </p>
+            <AgentKey kind="anthropic" label="Anthropic API key or Claude token (Claude Code)" hint=keys.anthropic />
+            <AgentKey kind="openai" label="OpenAI API key (Codex)" hint=keys.openai />
+            <AgentKey kind="opencode" label="OpenCode key (OpenCode)" hint=keys.opencode />
+            <Refused message=key_error />
+        </div>
+        <form class=CARD method="post" action="/api/set_loop_max">
+            <h2 class="font-semibold">"Loop mode"</h2>
+            <label class="mt-2 block text-sm font-medium" for="loop-max">
+                "Most continuations in one loop"
+            </label>
+            <p class="text-xs text-zinc-500">"Between 1 and 25."</p>
+            <div class="mt-1 flex gap-2">
+                <input
+                    id="loop-max"
+                    name="iterations"
+                    class=format!("{INPUT} max-w-28")
+                    inputmode="numeric"
+                    value=loop_max_iterations
+                />
+                <button class=PRIMARY_BUTTON type="submit">
+                    "Save"
+                </button>
+            </div>
+            <Refused message=loop_error />
+        </form>
+        <form class=CARD method="post" action="/api/set_auto_stop">
+            <h2 class="font-semibold">"Sandboxes"</h2>
+            <label class="mt-2 block text-sm font-medium" for="auto-stop">
+                "Stop an idle sandbox after (minutes)"
+            </label>
+            <p class="text-xs text-zinc-500">
+                "Between 5 and 20. A stopped sandbox keeps its files and starts again when next used."
+            </p>
+            <div class="mt-1 flex gap-2">
+                <input
+                    id="auto-stop"
+                    name="minutes"
+                    class=format!("{INPUT} max-w-28")
+                    inputmode="numeric"
+                    value=auto_stop_minutes
+                />
+                <button class=PRIMARY_BUTTON type="submit">
+                    "Save"
+                </button>
+            </div>
+            <Refused message=stop_error />
+        </form>
+    }
+}
+
+/// One key: its state ("set, ending in …" or "not set"), a field to replace it, and a
+/// button to remove it.
+#[component]
+fn AgentKey(kind: &'static str, label: &'static str, hint: Option<String>) -> impl IntoView {
+    let id = format!("key-{kind}");
+    let set = hint.is_some();
+    view! {
+        <form class="mt-3" method="post" action="/api/set_agent_key" data-key=kind>
+            <input type="hidden" name="kind" value=kind />
+            <label class="block text-sm font-medium" for=id.clone()>
+                {label}
+            </label>
+            <p class="text-xs text-zinc-500" data-testid=format!("key-state-{kind}")>
+                {match hint {
+                    Some(hint) => format!("Set, ending in …{hint}"),
+                    None => "Not set".to_owned(),
+                }}
+            </p>
+            <div class="mt-1 flex gap-2">
+                <input
+                    id=id
+                    name="value"
+                    type="password"
+                    class=INPUT
+                    autocomplete="off"
+                    placeholder=if set { "Paste a new key to replace it" } else { "Paste the key" }
+                />
+                <button class=PRIMARY_BUTTON type="submit">
+                    "Save"
+                </button>
+            </div>
+        </form>
+        {set.then(|| view! {
+            <form method="post" action="/api/set_agent_key" class="mt-1">
+                <input type="hidden" name="kind" value=kind />
+                <input type="hidden" name="value" value="" />
+                <button class=SECONDARY_BUTTON type="submit">
+                    "Remove"
+                </button>
+            </form>
+        })}
     }
 }
 

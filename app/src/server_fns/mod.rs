@@ -3,6 +3,7 @@
 
 pub mod branches;
 pub mod repositories;
+pub mod runs;
 pub mod sandboxes;
 pub mod settings;
 pub mod workspace;

@@ -14,8 +14,7 @@ pub async fn get_user_settings() -> Result<UserSettings, AppError> {
     use super::ssr::{fail, signed_in};
 
     let (user, services) = signed_in().await?;
-    let minutes = domain::sandboxes::auto_stop_minutes(&services, user.id).await.map_err(fail)?;
-    Ok(UserSettings { auto_stop_minutes: minutes })
+    crate::convert::user_settings(&services, user.id).await.map_err(fail)
 }
 
 /// Sets how long sandboxes may idle before they stop, for new and existing ones.
@@ -28,7 +27,38 @@ pub async fn set_auto_stop(minutes: String) -> Result<UserSettings, AppError> {
         fail(domain::Error::invalid("auto_stop_minutes", "enter a number of minutes"))
     })?;
     domain::users::set_auto_stop_minutes(&services, user.id, minutes).await.map_err(fail)?;
-    Ok(UserSettings { auto_stop_minutes: minutes })
+    crate::convert::user_settings(&services, user.id).await.map_err(fail)
+}
+
+/// Sets how many continuations loop mode may send (1–25).
+#[server(prefix = "/api", endpoint = "set_loop_max")]
+pub async fn set_loop_max(iterations: String) -> Result<UserSettings, AppError> {
+    use super::ssr::{fail, signed_in};
+
+    let (user, services) = signed_in().await?;
+    let iterations = iterations.trim().parse::<i32>().map_err(|_| {
+        fail(domain::Error::invalid("loop_max_iterations", "enter a number of iterations"))
+    })?;
+    domain::credentials::set_loop_max(&services, user.id, iterations).await.map_err(fail)?;
+    crate::convert::user_settings(&services, user.id).await.map_err(fail)
+}
+
+/// Stores one of the agents' keys, sealed (`kind`: `anthropic`, `openai` or `opencode`);
+/// an empty value removes it. The key is never sent back, only its last characters.
+#[server(prefix = "/api", endpoint = "set_agent_key")]
+pub async fn set_agent_key(kind: String, value: String) -> Result<UserSettings, AppError> {
+    use super::ssr::{fail, signed_in};
+    use agents::KeyKind;
+
+    let (user, services) = signed_in().await?;
+    let kind = match kind.as_str() {
+        "anthropic" => KeyKind::Anthropic,
+        "openai" => KeyKind::OpenAi,
+        "opencode" => KeyKind::Opencode,
+        _ => return Err(fail(domain::Error::invalid("kind", "choose which key to set"))),
+    };
+    domain::credentials::set(&services, user.id, kind, &value).await.map_err(fail)?;
+    crate::convert::user_settings(&services, user.id).await.map_err(fail)
 }
 
 /// A repository's settings, by its sidebar path.

@@ -10,12 +10,14 @@ pub mod auth;
 pub mod branches;
 pub mod clock;
 pub mod commands;
+pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod git;
 pub mod github;
 pub mod refname;
 pub mod repositories;
+pub mod runs;
 pub mod sandbox;
 pub mod sandboxes;
 pub mod seal;
@@ -42,4 +44,6 @@ pub struct Services {
     pub changes: sandboxes::Changes,
     /// Shell commands run from the branch view, with their output.
     pub commands: commands::Commands,
+    /// The agent runs this instance carries out, and their live followers.
+    pub runs: runs::Runs,
 }

@@ -244,8 +244,17 @@ pub async fn run_command(
         let token = users::require_github_token(services, user_id).await?;
         command = command.env("GIT_TOKEN", token.expose());
     }
+    exec_in(services, &sandbox, command).await
+}
+
+/// Runs `command` in a ready sandbox, which counts as active while the command runs.
+pub async fn exec_in(
+    services: &Services,
+    sandbox: &sandbox::Model,
+    command: Command,
+) -> Result<Execution> {
     let inner = services.sandboxes.exec(&sandbox.provider_id, command).await?;
-    let sandbox = touch(services, &sandbox).await?;
+    let sandbox = touch(services, sandbox).await?;
     Ok(keep_active_while_running(services.clone(), sandbox, inner))
 }
 

@@ -24,7 +24,7 @@ use tokio::time::{sleep, Instant};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::{Chunk, Command, Execution, Exit, Preview, Provider, Spec, State};
+use super::{quote, AgentTools, Chunk, Command, Execution, Exit, Preview, Provider, Spec, State};
 use crate::seal::Secret;
 use crate::{Error, Result};
 
@@ -580,6 +580,11 @@ impl Provider for DaytonaProvider {
         CHECKOUT
     }
 
+    fn agent_tools(&self) -> AgentTools {
+        // Each Daytona sandbox is its own machine: the CLIs are installed in it on first use.
+        AgentTools::InSandbox { dir: "/home/daytona/.upstream/agents".into() }
+    }
+
     async fn create(&self, spec: &Spec) -> Result<String> {
         if !spec.host_paths.is_empty() {
             return Err(Error::invalid(
@@ -821,10 +826,6 @@ fn wrap(script: &str, cwd: &str, env_folder: Option<&str>) -> String {
     format!("bash -c {}", quote(&inner))
 }
 
-/// `text` as one single-quoted shell word.
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
 
 fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();

@@ -29,7 +29,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Chunk, Command, Execution, Exit, Preview, Provider, Spec, State};
+use super::{AgentTools, Chunk, Command, Execution, Exit, Preview, Provider, Spec, State};
 use crate::{Error, Result};
 
 /// The marker every process of a sandbox carries, to find them all when it stops.
@@ -37,6 +37,8 @@ const MARKER: &str = "UPSTREAM_SANDBOX";
 const BUBBLEWRAP: &str = "bwrap";
 const CHECKOUT: &str = "/workspace";
 const HOME: &str = "/home/sandbox";
+/// Where sandboxes see the shared agent CLIs.
+const TOOLS: &str = "/opt/agents";
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The parts of `/etc` programs need (name resolution, certificates, users, the dynamic
@@ -79,6 +81,8 @@ pub struct LocalProvider {
     unavailable: Option<String>,
     /// The bubblewrap program.
     program: String,
+    /// The agent CLIs installed on this host, shown read-only to every sandbox.
+    tools_dir: Option<PathBuf>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -102,7 +106,14 @@ impl LocalProvider {
             Isolation::Bubblewrap => bubblewrap_check(program).await.err(),
             Isolation::None => None,
         };
-        LocalProvider { root, isolation, unavailable, program: program.to_owned() }
+        LocalProvider { root, isolation, unavailable, program: program.to_owned(), tools_dir: None }
+    }
+
+    /// Shares the agent CLIs installed in `dir` (on this host) with every sandbox,
+    /// read-only, instead of installing them in each one.
+    pub fn with_agent_tools(mut self, dir: PathBuf) -> Self {
+        self.tools_dir = Some(dir);
+        self
     }
 
     /// Why sandboxes cannot run on this host, if they cannot.
@@ -188,6 +199,9 @@ impl LocalProvider {
             Isolation::Bubblewrap => {
                 let mut bwrap = tokio::process::Command::new(&self.program);
                 bwrap.args(bubblewrap_args(dir, &meta.host_paths));
+                if let Some(tools) = &self.tools_dir {
+                    bwrap.arg("--ro-bind").arg(tools).arg(TOOLS);
+                }
                 bwrap.arg("--chdir").arg(&cwd);
                 bwrap.args(["--", "bash", "-c", &command.script]);
                 bwrap
@@ -321,6 +335,18 @@ impl Provider for LocalProvider {
              change anything the server can (SANDBOX_ISOLATION=none)."
                 .to_owned()
         })
+    }
+
+    fn agent_tools(&self) -> AgentTools {
+        match (&self.tools_dir, self.isolation) {
+            (Some(dir), Isolation::Bubblewrap) => {
+                AgentTools::Shared { host_dir: dir.clone(), seen_as: TOOLS.into() }
+            }
+            (Some(dir), Isolation::None) => {
+                AgentTools::Shared { host_dir: dir.clone(), seen_as: dir.display().to_string() }
+            }
+            (None, _) => AgentTools::InSandbox { dir: format!("{HOME}/.upstream/agents") },
+        }
     }
 
     async fn create(&self, spec: &Spec) -> Result<String> {
@@ -470,6 +496,43 @@ impl Provider for LocalProvider {
         Ok(Preview { url: format!("http://127.0.0.1:{port}"), token: None })
     }
 
+    async fn read_file_from(&self, id: &str, path: &str, offset: u64, max: usize) -> Result<Vec<u8>> {
+        use tokio::io::AsyncSeekExt;
+        let full = self.checkout_path(id, path).await?;
+        let mut file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&full)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::NotFound("file"),
+                _ => Error::invalid("path", format!("{path} cannot be read: {e}")),
+            })?;
+        file.seek(std::io::SeekFrom::Start(offset)).await.map_err(io_error)?;
+        let mut contents = Vec::new();
+        file.take(max as u64).read_to_end(&mut contents).await.map_err(io_error)?;
+        Ok(contents)
+    }
+
+    async fn tagged_alive(&self, id: &str, tag: &str) -> Result<bool> {
+        let markers = [format!("{MARKER}={id}"), tag.to_owned()];
+        let groups = tokio::task::spawn_blocking(move || marked_groups(&markers))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(!groups.is_empty())
+    }
+
+    async fn kill_tagged(&self, id: &str, tag: &str) -> Result<()> {
+        let markers = [format!("{MARKER}={id}"), tag.to_owned()];
+        let groups = tokio::task::spawn_blocking(move || marked_groups(&markers))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        for group in groups {
+            kill_group(group);
+        }
+        Ok(())
+    }
+
     async fn set_auto_stop(&self, id: &str, _minutes: u32) -> Result<()> {
         // The server's own auto-stop sweep stops local sandboxes; nothing to tell them.
         self.meta(id).await.map(|_| ())
@@ -535,14 +598,15 @@ fn kill_group(group: i32) {
 
 /// Kills every process group holding a process marked as belonging to sandbox `id`.
 async fn kill_marked(id: &str) {
-    let marker = format!("{MARKER}={id}");
-    let groups = tokio::task::spawn_blocking(move || marked_groups(&marker)).await;
+    let markers = [format!("{MARKER}={id}")];
+    let groups = tokio::task::spawn_blocking(move || marked_groups(&markers)).await;
     for group in groups.unwrap_or_default() {
         kill_group(group);
     }
 }
 
-fn marked_groups(marker: &str) -> Vec<i32> {
+/// The process groups of the processes whose environment holds every one of `markers`.
+fn marked_groups(markers: &[String]) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     let mut groups = Vec::new();
     for entry in entries.flatten() {
@@ -550,7 +614,8 @@ fn marked_groups(marker: &str) -> Vec<i32> {
             continue;
         };
         let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
-        if !environ.split(|b| *b == 0).any(|var| var == marker.as_bytes()) {
+        let has = |marker: &String| environ.split(|b| *b == 0).any(|var| var == marker.as_bytes());
+        if !markers.iter().all(has) {
             continue;
         }
         // SAFETY: getpgid reads a process's group; it fails harmlessly if it is gone.

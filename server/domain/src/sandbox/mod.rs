@@ -17,7 +17,28 @@ use entity::SandboxProvider;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::Result;
+use crate::{Error, Result};
+
+/// A script listing (or killing, with their process groups) the processes whose
+/// environment holds `tag`, for providers whose commands share one process namespace.
+fn tag_scan(tag: &str, kill: bool) -> String {
+    // The group is the third field after the command name in /proc/PID/stat; the name,
+    // in parentheses, may itself hold spaces.
+    let action = if kill {
+        r#"group=$(sed 's/.*) //' "$dir/stat" | cut -d' ' -f3); kill -KILL -- "-$group" "$pid" 2>/dev/null"#
+    } else {
+        r#"echo "$pid""#
+    };
+    format!(
+        r#"for dir in /proc/[0-9]*; do pid=${{dir#/proc/}}; [ "$pid" = "$$" ] && continue; tr '\0' '\n' < "$dir/environ" 2>/dev/null | grep -qxF {tag} && {{ {action}; }}; done; true"#,
+        tag = quote(tag),
+    )
+}
+
+/// `s` as one single-quoted shell word.
+pub(crate) fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
 
 /// What a new sandbox is made from.
 #[derive(Clone, Debug, Default)]
@@ -131,6 +152,16 @@ pub struct Preview {
     pub token: Option<String>,
 }
 
+/// Where a sandbox's processes find the agent CLIs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentTools {
+    /// Installed once on this host in `host_dir`, which every sandbox sees, read-only, at
+    /// `seen_as`.
+    Shared { host_dir: PathBuf, seen_as: String },
+    /// Installed inside each sandbox, under `dir`.
+    InSandbox { dir: String },
+}
+
 /// One place sandboxes can live. Every method takes the provider's own id for the sandbox,
 /// as [`Provider::create`] returned it.
 #[async_trait]
@@ -145,6 +176,9 @@ pub trait Provider: Send + Sync + 'static {
     fn isolation_warning(&self) -> Option<String> {
         None
     }
+
+    /// Where commands in its sandboxes find the agent CLIs.
+    fn agent_tools(&self) -> AgentTools;
 
     /// Makes a sandbox and leaves it running; returns the provider's id for it.
     async fn create(&self, spec: &Spec) -> Result<String>;
@@ -161,6 +195,35 @@ pub trait Provider: Send + Sync + 'static {
     /// Writes a file, creating its directories; `path` is relative to the checkout.
     async fn write_file(&self, id: &str, path: &str, contents: &[u8]) -> Result<()>;
     async fn preview_url(&self, id: &str, port: u16) -> Result<Preview>;
+
+    /// Reads at most `max` bytes of a file from byte `offset` on; fewer (or none) at its
+    /// end. `path` is relative to the checkout.
+    async fn read_file_from(&self, id: &str, path: &str, offset: u64, max: usize) -> Result<Vec<u8>> {
+        // Limitation: providers without ranged reads fetch the whole file each time.
+        let contents = self.read_file(id, path).await?;
+        let start = (offset as usize).min(contents.len());
+        let end = start.saturating_add(max).min(contents.len());
+        Ok(contents[start..end].to_vec())
+    }
+
+    /// Whether any process started with `tag` (`NAME=value`) in its [`Command::env`] is
+    /// still alive in the sandbox, whichever server started it.
+    async fn tagged_alive(&self, id: &str, tag: &str) -> Result<bool> {
+        let (out, exit) = self.exec(id, Command::new(tag_scan(tag, false))).await?.collect().await;
+        match exit {
+            Exit::Code(0) => Ok(!out.trim().is_empty()),
+            _ => Err(Error::Upstream(format!("could not list the sandbox's processes: {out}"))),
+        }
+    }
+
+    /// Kills every process started with `tag` in its environment, and what it started.
+    async fn kill_tagged(&self, id: &str, tag: &str) -> Result<()> {
+        let (out, exit) = self.exec(id, Command::new(tag_scan(tag, true))).await?.collect().await;
+        match exit {
+            Exit::Code(0) => Ok(()),
+            _ => Err(Error::Upstream(format!("could not stop the sandbox's processes: {out}"))),
+        }
+    }
     /// Changes how long it may idle before the provider stops it.
     async fn set_auto_stop(&self, id: &str, minutes: u32) -> Result<()>;
 }
