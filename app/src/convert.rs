@@ -264,7 +264,8 @@ pub fn message_view(row: entity::message::Model) -> crate::model::MessageView {
             Block::Error { message } => BlockView::Error { message },
         })
         .collect();
-    let usage = saved.get("usage").and_then(|u| serde_json::from_value::<agents::Usage>(u.clone()).ok());
+    let usage =
+        saved.get("usage").and_then(|u| serde_json::from_value::<agents::Usage>(u.clone()).ok());
     MessageView {
         id: row.id,
         role,
@@ -294,7 +295,8 @@ pub fn markdown(text: &str) -> String {
     let safe = |url: CowStr<'static>| -> CowStr<'static> {
         let lower = url.trim().to_ascii_lowercase();
         let has_scheme = lower.split_once(':').is_some_and(|(scheme, _)| {
-            !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            !scheme.is_empty()
+                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         });
         if !has_scheme || ["http:", "https:", "mailto:"].iter().any(|s| lower.starts_with(s)) {
             url
@@ -302,15 +304,19 @@ pub fn markdown(text: &str) -> String {
             CowStr::Borrowed("#")
         }
     };
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let events = Parser::new_ext(text, options).map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
         Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
             Event::Start(Tag::Link { link_type, dest_url: safe(dest_url.into_static()), title, id })
         }
-        Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
-            Event::Start(Tag::Image { link_type, dest_url: safe(dest_url.into_static()), title, id })
-        }
+        Event::Start(Tag::Image { link_type, dest_url, title, id }) => Event::Start(Tag::Image {
+            link_type,
+            dest_url: safe(dest_url.into_static()),
+            title,
+            id,
+        }),
         other => other,
     });
     // Each code block gets a Copy button just before it, which the page wires up.

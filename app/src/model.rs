@@ -324,7 +324,9 @@ pub enum MessageRole {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum BlockView {
     /// Markdown rendered to HTML by the server, raw HTML in it escaped.
-    Text { html: String },
+    Text {
+        html: String,
+    },
     Tool {
         name: String,
         summary: String,
@@ -334,8 +336,12 @@ pub enum BlockView {
         /// `completed`, `failed`, or `None` while it runs.
         status: Option<String>,
     },
-    Output { text: String },
-    Error { message: String },
+    Output {
+        text: String,
+    },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -83,6 +83,7 @@ pub enum MessageRole {
 /// The final or current state of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// Waiting for the run before it on the same branch to end.
     #[sea_orm(string_value = "queued")]

@@ -261,7 +261,11 @@ pub(crate) fn id_column(name: impl IntoIden) -> ColumnDef {
     column
 }
 
-pub(crate) fn index(name: &str, table: impl IntoIden + 'static, unique: bool) -> IndexCreateStatement {
+pub(crate) fn index(
+    name: &str,
+    table: impl IntoIden + 'static,
+    unique: bool,
+) -> IndexCreateStatement {
     let mut statement = Index::create();
     statement.name(name).table(table);
     if unique {

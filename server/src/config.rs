@@ -203,7 +203,9 @@ impl Config {
                     .ok()
                     .filter(|n| (1..=24 * 60).contains(n))
                     .map(|n| Duration::from_secs(n * 60))
-                    .ok_or_else(|| fail("AGENT_TIMEOUT_MINUTES", "a whole number of minutes from 1 to 1440"))?,
+                    .ok_or_else(|| {
+                        fail("AGENT_TIMEOUT_MINUTES", "a whole number of minutes from 1 to 1440")
+                    })?,
             },
         };
 

@@ -157,39 +157,42 @@ pub async fn events(
         catch_up: bool,
     }
     let follow = Follow { services, live, branch_id, last: after, catch_up: true };
-    let events = stream::unfold(follow, |mut f| async move {
-        loop {
-            if f.catch_up {
-                let stored =
-                    match runs::events_of_branch_after(&f.services, f.branch_id, f.last, PAGE).await {
-                        Ok(stored) => stored,
-                        Err(_) => return None,
-                    };
-                f.catch_up = stored.len() as u64 == PAGE;
-                if !stored.is_empty() {
-                    f.last = stored.last().map_or(f.last, |e| e.id);
-                    let batch: Vec<_> = stored.iter().map(run_event).collect();
-                    return Some((stream::iter(batch), f));
+    let events =
+        stream::unfold(follow, |mut f| async move {
+            loop {
+                if f.catch_up {
+                    let stored =
+                        match runs::events_of_branch_after(&f.services, f.branch_id, f.last, PAGE)
+                            .await
+                        {
+                            Ok(stored) => stored,
+                            Err(_) => return None,
+                        };
+                    f.catch_up = stored.len() as u64 == PAGE;
+                    if !stored.is_empty() {
+                        f.last = stored.last().map_or(f.last, |e| e.id);
+                        let batch: Vec<_> = stored.iter().map(run_event).collect();
+                        return Some((stream::iter(batch), f));
+                    }
+                }
+                // Events stored by another server instance are found by the periodic read.
+                let heard = tokio::time::timeout(REREAD, f.live.recv()).await;
+                match heard {
+                    Err(_) => f.catch_up = true,
+                    Ok(Ok(Live::Event(event))) if event.id > f.last => {
+                        f.last = event.id;
+                        return Some((stream::iter(vec![run_event(&event)]), f));
+                    }
+                    Ok(Ok(Live::Event(_))) => {}
+                    Ok(Ok(Live::Changed)) => {
+                        let changed = Ok(Event::default().event("changed").data("{}"));
+                        return Some((stream::iter(vec![changed]), f));
+                    }
+                    Ok(Err(RecvError::Lagged(_))) => f.catch_up = true,
+                    Ok(Err(RecvError::Closed)) => return None,
                 }
             }
-            // Events stored by another server instance are found by the periodic read.
-            let heard = tokio::time::timeout(REREAD, f.live.recv()).await;
-            match heard {
-                Err(_) => f.catch_up = true,
-                Ok(Ok(Live::Event(event))) if event.id > f.last => {
-                    f.last = event.id;
-                    return Some((stream::iter(vec![run_event(&event)]), f));
-                }
-                Ok(Ok(Live::Event(_))) => {}
-                Ok(Ok(Live::Changed)) => {
-                    let changed = Ok(Event::default().event("changed").data("{}"));
-                    return Some((stream::iter(vec![changed]), f));
-                }
-                Ok(Err(RecvError::Lagged(_))) => f.catch_up = true,
-                Ok(Err(RecvError::Closed)) => return None,
-            }
-        }
-    });
+        });
     sse(futures::StreamExt::flatten(events))
 }
 

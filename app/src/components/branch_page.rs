@@ -5,8 +5,8 @@ use leptos::task::spawn_local;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::dialog::{ConfirmActions, Dialog, FieldError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON};
 use super::conversation::ConversationPanel;
+use super::dialog::{ConfirmActions, Dialog, FieldError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON};
 use super::sandbox_panel::SandboxPanel;
 use super::status_badge::StatusBadge;
 use super::{branch_href, go_to};

@@ -56,7 +56,9 @@ pub fn ConversationPanel(initial: Conversation) -> impl IntoView {
             }
         });
     };
-    Effect::new(move |_| follow_events(branch_id, last_seen.get_untracked(), live, last_seen, refresh));
+    Effect::new(move |_| {
+        follow_events(branch_id, last_seen.get_untracked(), live, last_seen, refresh)
+    });
 
     let loading_older = RwSignal::new(false);
     let on_scroll = move |ev: leptos::ev::Event| {
@@ -139,19 +141,17 @@ fn Message(message: MessageView) -> impl IntoView {
                     <p class="mt-1 text-sm whitespace-pre-wrap">{message.text}</p>
                 </article>
             }
-                .into_any()
+            .into_any()
         }
-        MessageRole::Notice => {
-            view! {
-                <p
-                    class="border-l-2 border-amber-400 pl-3 text-sm text-zinc-600 dark:text-zinc-400"
-                    data-role="notice"
-                >
-                    {message.text}
-                </p>
-            }
-                .into_any()
+        MessageRole::Notice => view! {
+            <p
+                class="border-l-2 border-amber-400 pl-3 text-sm text-zinc-600 dark:text-zinc-400"
+                data-role="notice"
+            >
+                {message.text}
+            </p>
         }
+        .into_any(),
         MessageRole::Assistant => {
             let heading = format!(
                 "{}{}",
@@ -162,7 +162,11 @@ fn Message(message: MessageView) -> impl IntoView {
             view! {
                 <article class="space-y-2" data-role="assistant" data-status=status.clone()>
                     <p class="text-xs font-medium text-zinc-500">{heading}</p>
-                    {message.blocks.into_iter().map(|block| view! { <Block block /> }).collect_view()}
+                    {message
+                        .blocks
+                        .into_iter()
+                        .map(|block| view! { <Block block /> })
+                        .collect_view()}
                     {message
                         .error
                         .map(|error| {
@@ -254,7 +258,7 @@ fn LongOutput(text: String) -> impl IntoView {
             <pre class=pre>{text}</pre>
         </details>
     }
-        .into_any()
+    .into_any()
 }
 
 #[component]
@@ -296,13 +300,18 @@ fn fold(events: &[LiveEvent]) -> impl IntoView {
     let mut progress = None;
     let mut pieces: Vec<Piece> = Vec::new();
     let mut usage = None;
-    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text =
+        |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
     for e in &events[start..] {
         let v = &e.event;
         match kind(v) {
             "run_started" => {
                 let agent = v.get("agent").and_then(Value::as_str).and_then(Agent::from_id);
-                heading = format!("{} · {}", agent.map(Agent::label).unwrap_or("Agent"), text(v, "model"));
+                heading = format!(
+                    "{} · {}",
+                    agent.map(Agent::label).unwrap_or("Agent"),
+                    text(v, "model")
+                );
             }
             "run_progress" => progress = Some(text(v, "text")),
             "text" => {
@@ -325,8 +334,12 @@ fn fold(events: &[LiveEvent]) -> impl IntoView {
                     None => pieces.push(Piece::Block(id, finished)),
                 }
             }
-            "output" => pieces.push(Piece::Block(String::new(), BlockView::Output { text: text(v, "text") })),
-            "error" => pieces.push(Piece::Block(String::new(), BlockView::Error { message: text(v, "message") })),
+            "output" => pieces
+                .push(Piece::Block(String::new(), BlockView::Output { text: text(v, "text") })),
+            "error" => pieces.push(Piece::Block(
+                String::new(),
+                BlockView::Error { message: text(v, "message") },
+            )),
             "usage" => usage = serde_json::from_value::<UsageView>(v.clone()).ok(),
             _ => {}
         }
@@ -334,7 +347,11 @@ fn fold(events: &[LiveEvent]) -> impl IntoView {
     let shown = pieces.into_iter().map(|piece| match piece {
         // Text under way is shown as written; the finished reply is rendered as markdown.
         Piece::Text(text) => {
-            view! { <p class="text-sm whitespace-pre-wrap" data-testid="live-text">{text}</p> }
+            view! {
+                <p class="text-sm whitespace-pre-wrap" data-testid="live-text">
+                    {text}
+                </p>
+            }
                 .into_any()
         }
         Piece::Block(_, block) => view! { <Block block /> }.into_any(),
@@ -363,7 +380,10 @@ fn tool_block(v: &Value, status: Option<String>) -> BlockView {
     BlockView::Tool {
         name: text("name"),
         summary: text("summary"),
-        input: v.get("input").map(|i| serde_json::to_string_pretty(i).unwrap_or_default()).unwrap_or_default(),
+        input: v
+            .get("input")
+            .map(|i| serde_json::to_string_pretty(i).unwrap_or_default())
+            .unwrap_or_default(),
         output: status.as_ref().map(|_| text("output")),
         status,
     }
@@ -372,12 +392,20 @@ fn tool_block(v: &Value, status: Option<String>) -> BlockView {
 /// Prompts waiting for the run under way, each removable.
 #[component]
 fn Queue(runs: RwSignal<Vec<RunView>>) -> impl IntoView {
-    let queued = move || runs.with(|r| r.iter().filter(|r| r.status == "queued").cloned().collect::<Vec<_>>());
+    let queued = move || {
+        runs.with(|r| r.iter().filter(|r| r.status == "queued").cloned().collect::<Vec<_>>())
+    };
     view! {
         <Show when=move || !queued().is_empty()>
-            <ol class="space-y-1 border-t border-zinc-200 px-4 py-2 dark:border-zinc-800" data-testid="queue">
+            <ol
+                class="space-y-1 border-t border-zinc-200 px-4 py-2 dark:border-zinc-800"
+                data-testid="queue"
+            >
                 <For each=queued key=|r| r.id let:run>
-                    <li class="flex items-center justify-between gap-2 text-sm" data-testid="queued-run">
+                    <li
+                        class="flex items-center justify-between gap-2 text-sm"
+                        data-testid="queued-run"
+                    >
                         <span class="truncate">
                             <span class="text-xs text-zinc-500">"Queued · "</span>
                             {run.prompt.clone()}
@@ -430,7 +458,8 @@ fn Prompt(
         busy.set(true);
         error.set(None);
         spawn_local(async move {
-            match send_prompt(branch_id, prompt, agent.get_untracked(), model.get_untracked()).await {
+            match send_prompt(branch_id, prompt, agent.get_untracked(), model.get_untracked()).await
+            {
                 Ok(run) => {
                     text.set(String::new());
                     runs.update(|all| all.push(run));
@@ -483,7 +512,8 @@ fn Prompt(
             }
         });
     };
-    let key_missing = move || error.with(|e| e.as_ref().is_some_and(|e| e.field.as_deref() == Some("key")));
+    let key_missing =
+        move || error.with(|e| e.as_ref().is_some_and(|e| e.field.as_deref() == Some("key")));
 
     view! {
         <form
@@ -508,7 +538,11 @@ fn Prompt(
                 <label class="sr-only" for="agent">
                     "Agent"
                 </label>
-                <select id="agent" class="rounded border border-zinc-300 bg-transparent px-2 py-1 dark:border-zinc-700" on:change=on_agent>
+                <select
+                    id="agent"
+                    class="rounded border border-zinc-300 bg-transparent px-2 py-1 dark:border-zinc-700"
+                    on:change=on_agent
+                >
                     {Agent::ALL
                         .into_iter()
                         .map(|a| {
@@ -540,8 +574,16 @@ fn Prompt(
                             .collect_view()
                     }}
                 </datalist>
-                <label class="flex items-center gap-1" title="Keep the agent going until it says it has finished">
-                    <input type="checkbox" prop:checked=move || looping.get() on:change=toggle_loop data-testid="loop-toggle" />
+                <label
+                    class="flex items-center gap-1"
+                    title="Keep the agent going until it says it has finished"
+                >
+                    <input
+                        type="checkbox"
+                        prop:checked=move || looping.get()
+                        on:change=toggle_loop
+                        data-testid="loop-toggle"
+                    />
                     "Loop"
                 </label>
                 <Show when=move || { looping.get() && loop_count.get() > 0 }>

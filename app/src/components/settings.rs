@@ -84,7 +84,11 @@ fn UserSettingsView(settings: UserSettings, error: Option<AppError>) -> impl Int
             <p class="text-xs text-zinc-500">
                 "Sealed before they are stored and given only to your agents' runs. A saved key is never shown again, only its last characters."
             </p>
-            <AgentKey kind="anthropic" label="Anthropic API key or Claude token (Claude Code)" hint=keys.anthropic />
+            <AgentKey
+                kind="anthropic"
+                label="Anthropic API key or Claude token (Claude Code)"
+                hint=keys.anthropic
+            />
             <AgentKey kind="openai" label="OpenAI API key (Codex)" hint=keys.openai />
             <AgentKey kind="opencode" label="OpenCode key (OpenCode)" hint=keys.opencode />
             <Refused message=key_error />
@@ -166,15 +170,18 @@ fn AgentKey(kind: &'static str, label: &'static str, hint: Option<String>) -> im
                 </button>
             </div>
         </form>
-        {set.then(|| view! {
-            <form method="post" action="/api/set_agent_key" class="mt-1">
-                <input type="hidden" name="kind" value=kind />
-                <input type="hidden" name="value" value="" />
-                <button class=SECONDARY_BUTTON type="submit">
-                    "Remove"
-                </button>
-            </form>
-        })}
+        {set
+            .then(|| {
+                view! {
+                    <form method="post" action="/api/set_agent_key" class="mt-1">
+                        <input type="hidden" name="kind" value=kind />
+                        <input type="hidden" name="value" value="" />
+                        <button class=SECONDARY_BUTTON type="submit">
+                            "Remove"
+                        </button>
+                    </form>
+                }
+            })}
     }
 }
 

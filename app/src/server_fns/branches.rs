@@ -48,9 +48,8 @@ pub async fn get_branch(
         domain::sandboxes::for_branch(&services, user.id, branch.id).await.map_err(fail)?;
     let sandbox =
         crate::convert::sandbox_view(&services, user.id, branch.id, sandbox).await.map_err(fail)?;
-    let conversation = crate::convert::conversation(&services, user.id, branch.id, None)
-        .await
-        .map_err(fail)?;
+    let conversation =
+        crate::convert::conversation(&services, user.id, branch.id, None).await.map_err(fail)?;
     domain::runs::mark_read(&services, user.id, branch.id).await.map_err(fail)?;
     Ok(BranchDetail {
         repository: new_repository_view(repository),

@@ -20,9 +20,8 @@ pub async fn get_conversation(
     use super::ssr::{fail, signed_in};
 
     let (user, services) = signed_in().await?;
-    let conversation = crate::convert::conversation(&services, user.id, branch_id, before)
-        .await
-        .map_err(fail)?;
+    let conversation =
+        crate::convert::conversation(&services, user.id, branch_id, before).await.map_err(fail)?;
     if before.is_none() {
         domain::runs::mark_read(&services, user.id, branch_id).await.map_err(fail)?;
     }

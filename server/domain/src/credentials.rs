@@ -57,9 +57,8 @@ fn open(services: &Services, sealed: &Option<String>) -> Option<Secret> {
 pub async fn key(services: &Services, user_id: i64, kind: KeyKind) -> Result<Option<Secret>> {
     let row = row(services, user_id).await?;
     Ok(match kind {
-        KeyKind::Anthropic => {
-            open(services, &row.anthropic_api_key).or_else(|| open(services, &row.anthropic_auth_token))
-        }
+        KeyKind::Anthropic => open(services, &row.anthropic_api_key)
+            .or_else(|| open(services, &row.anthropic_auth_token)),
         KeyKind::OpenAi => open(services, &row.openai_api_key),
         KeyKind::Opencode => open(services, &row.opencode_api_key),
     })
@@ -81,7 +80,8 @@ pub async fn for_agent(services: &Services, user_id: i64, agent: Agent) -> Resul
 
 /// Which keys the user has set, as hints.
 pub async fn hints(services: &Services, user_id: i64) -> Result<KeyHints> {
-    let hint = |kind| async move { key(services, user_id, kind).await.map(|k| k.map(|k| k.hint())) };
+    let hint =
+        |kind| async move { key(services, user_id, kind).await.map(|k| k.map(|k| k.hint())) };
     Ok(KeyHints {
         anthropic: hint(KeyKind::Anthropic).await?,
         openai: hint(KeyKind::OpenAi).await?,

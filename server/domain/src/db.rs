@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, TransactionTrait,
+};
 
 /// Connects to `url` (SQLite or PostgreSQL) and applies any pending migrations.
 ///
@@ -18,11 +21,40 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    let db = Database::connect(options).await?;
     if is_sqlite {
-        // Readers then do not block the writer. The mode is kept in the file itself.
-        db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+        // Writers queue for the lock instead of failing while another one commits.
+        options.map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::from_secs(30)));
     }
-    Migrator::up(&db, None).await?;
+    if is_sqlite {
+        // Migrations on SQLite run outside a transaction, one statement at a time; on a
+        // pool, a statement could land on a connection still reading the schema as it was
+        // before the previous one. One connection of their own sees every change in order.
+        let mut single = ConnectOptions::new(url.to_owned());
+        single.max_connections(1).min_connections(1).sqlx_logging(false);
+        let migrating = Database::connect(single).await?;
+        // Readers then do not block the writer. The mode is kept in the file itself.
+        migrating.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+        Migrator::up(&migrating, None).await?;
+        migrating.close().await?;
+    }
+    let db = Database::connect(options).await?;
+    if !is_sqlite {
+        Migrator::up(&db, None).await?;
+    }
     Ok(db)
+}
+
+/// Begins a transaction that may write.
+///
+/// On SQLite a plain `BEGIN` takes the write lock only at the first write; a transaction
+/// that read before that fails at once ("database is locked") when another connection
+/// wrote meanwhile, instead of waiting its turn. So a SQLite transaction here writes
+/// nothing at its very start, which takes the lock then (as `BEGIN IMMEDIATE` would):
+/// transactions then wait for each other and always see what they change.
+pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0").await?;
+    }
+    Ok(txn)
 }

@@ -6,7 +6,7 @@ use chrono::Utc;
 use entity::{branch, repository, user, Provider};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 
 use crate::git::{self, parse_clone_source};
@@ -133,7 +133,7 @@ async fn insert(
     active.user_id = Set(user_id);
     active.env_vars = Set(None);
     active.created_at = Set(Utc::now());
-    let txn = services.db.begin().await?;
+    let txn = crate::db::begin(&services.db).await?;
     let model = active.insert(&txn).await.map_err(|e| match Error::from(e) {
         Error::Conflict(_) => Error::Conflict(format!("{label} is already in your workspace")),
         other => other,
@@ -173,7 +173,7 @@ pub async fn remove(services: &Services, user_id: i64, repository_id: i64) -> Re
         .map(|b| b.id)
         .collect();
     crate::sandboxes::discard(services, &branch_ids).await?;
-    let txn = services.db.begin().await?;
+    let txn = crate::db::begin(&services.db).await?;
     let repository = find_owned(&txn, user_id, repository_id).await?;
     repository.delete(&txn).await?;
     let user = users::find(&txn, user_id).await?.ok_or(Error::NotFound("user"))?;
@@ -185,7 +185,7 @@ pub async fn remove(services: &Services, user_id: i64, repository_id: i64) -> Re
 
 /// Stores the sidebar order. Every id must be one of the user's repositories.
 pub async fn reorder(services: &Services, user_id: i64, order: &[i64]) -> Result<()> {
-    let txn = services.db.begin().await?;
+    let txn = crate::db::begin(&services.db).await?;
     let owned = repository::Entity::find()
         .filter(repository::Column::UserId.eq(user_id))
         .filter(repository::Column::Id.is_in(order.iter().copied()))

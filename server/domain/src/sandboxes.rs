@@ -14,7 +14,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, ModelTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
@@ -430,7 +430,7 @@ async fn begin_creation(
     replaces: Option<sandbox::Model>,
 ) -> Result<sandbox::Model> {
     let repository = repositories::find_owned(&services.db, user_id, branch.repository_id).await?;
-    let txn = services.db.begin().await?;
+    let txn = crate::db::begin(&services.db).await?;
     let mut users_query = user::Entity::find_by_id(user_id);
     if txn.get_database_backend() == DbBackend::Postgres {
         // Holds other creations by this user until this one is counted.

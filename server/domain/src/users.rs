@@ -3,9 +3,7 @@
 
 use chrono::Utc;
 use entity::{credential, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::github::GithubUser;
 use crate::seal::Secret;
@@ -38,7 +36,7 @@ pub async fn ensure_fixed(
 ) -> Result<user::Model> {
     let sealed = token.map(|t| services.sealer.seal(t.expose()));
     let existing = by_login(&services.db, which.login()).await?;
-    let txn = services.db.begin().await?;
+    let txn = crate::db::begin(&services.db).await?;
     let model = match existing {
         Some(found) => {
             let mut active: user::ActiveModel = found.into();
@@ -78,7 +76,7 @@ pub async fn upsert_from_github(
         .filter(user::Column::GithubId.eq(account.id))
         .one(&services.db)
         .await?;
-    let txn = services.db.begin().await?;
+    let txn = crate::db::begin(&services.db).await?;
     let model = match existing {
         Some(found) => {
             let mut active: user::ActiveModel = found.into();

@@ -5,6 +5,7 @@
 pub mod daytona;
 pub mod git_http;
 pub mod github;
+pub mod models;
 
 /// Serves `router` on `address` (port 0 picks a free one) in the background and returns
 /// where it listens.

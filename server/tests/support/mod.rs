@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod runs;
 pub mod sandbox;
 
 use std::collections::HashMap;

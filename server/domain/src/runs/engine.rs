@@ -19,7 +19,7 @@ use entity::{branch, message, run, run_event, BranchStatus, MessageRole, RunStat
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -192,7 +192,10 @@ pub(super) async fn recover(services: &Services, at_start: bool) -> Result<usize
         }
         // Claimed only if nobody claimed it since we looked.
         let mut claim = run::Entity::update_many()
-            .col_expr(run::Column::LeaseOwner, Expr::value(Some(services.runs.instance.to_string())))
+            .col_expr(
+                run::Column::LeaseOwner,
+                Expr::value(Some(services.runs.instance.to_string())),
+            )
             .col_expr(run::Column::LeaseExpiresAt, Expr::value(Some(lease_end(services))))
             .filter(run::Column::Id.eq(run.id))
             .filter(run::Column::Status.eq(RunStatus::Running));
@@ -315,14 +318,18 @@ impl<'a> Driver<'a> {
     /// followers.
     async fn flush(&mut self) -> Result<()> {
         let session = self.reply.session.clone();
-        if self.pending.is_empty() && self.offset == self.stored_offset && session == self.session_stored {
+        if self.pending.is_empty()
+            && self.offset == self.stored_offset
+            && session == self.session_stored
+        {
             return Ok(());
         }
         let now = Utc::now();
-        let txn = self.services.db.begin().await?;
+        let txn = crate::db::begin(&self.services.db).await?;
         let mut stored = Vec::with_capacity(self.pending.len());
         for event in self.pending.drain(..) {
-            let payload = serde_json::to_value(&event).map_err(|e| Error::Internal(e.to_string()))?;
+            let payload =
+                serde_json::to_value(&event).map_err(|e| Error::Internal(e.to_string()))?;
             let row = run_event::ActiveModel {
                 run_id: Set(self.run.id),
                 branch_id: Set(self.run.branch_id),
@@ -481,14 +488,21 @@ impl<'a> Driver<'a> {
         let (status, error) = if self.cancelled {
             (RunStatus::Cancelled, None)
         } else if exit == Exit::TimedOut || code.is_some_and(|c| TIMED_OUT.contains(&c)) {
-            (RunStatus::Error, Some(format!("The agent ran longer than {minutes} minutes and was stopped.")))
+            (
+                RunStatus::Error,
+                Some(format!("The agent ran longer than {minutes} minutes and was stopped.")),
+            )
         } else if matches!(self.reply.done, Some((true, _))) || code.is_none_or(|c| c != 0) {
             let why = match self.reply.last_error() {
                 Some(why) => why,
                 None => match self.reply.done.clone().and_then(|(_, result)| result) {
                     Some(result) if !result.trim().is_empty() => result,
                     _ => self.stderr_tail(sandbox_id).await.unwrap_or_else(|| {
-                        format!("{} stopped with exit code {}.", self.agent.label(), code.map_or("unknown".into(), |c| c.to_string()))
+                        format!(
+                            "{} stopped with exit code {}.",
+                            self.agent.label(),
+                            code.map_or("unknown".into(), |c| c.to_string())
+                        )
                     }),
                 },
             };
@@ -529,7 +543,8 @@ impl<'a> Driver<'a> {
     /// place as the sandbox sees it.
     async fn install_agent(&mut self, sandbox: &entity::sandbox::Model) -> Result<String> {
         let agent = self.agent;
-        let announce = format!("Installing {} {} (on its first use only)", agent.label(), agent.version());
+        let announce =
+            format!("Installing {} {} (on its first use only)", agent.label(), agent.version());
         match self.services.sandboxes.agent_tools() {
             AgentTools::Shared { host_dir, seen_as } => {
                 let tools = Tools::new(host_dir);
@@ -542,7 +557,8 @@ impl<'a> Driver<'a> {
             AgentTools::InSandbox { dir } => {
                 let program = agent.program(&dir);
                 let check = Command::new(format!("test -x {}", agents::shell_quote(&program)));
-                let (_, exit) = sandboxes::exec_in(self.services, sandbox, check).await?.collect().await;
+                let (_, exit) =
+                    sandboxes::exec_in(self.services, sandbox, check).await?.collect().await;
                 if exit != Exit::Code(0) {
                     self.progress(announce).await?;
                     let install = Command::new(agents::install_script(agent, &dir))
@@ -550,7 +566,14 @@ impl<'a> Driver<'a> {
                     let (out, exit) =
                         sandboxes::exec_in(self.services, sandbox, install).await?.collect().await;
                     if exit != Exit::Code(0) {
-                        let tail: String = out.chars().rev().take(1500).collect::<Vec<_>>().into_iter().rev().collect();
+                        let tail: String = out
+                            .chars()
+                            .rev()
+                            .take(1500)
+                            .collect::<Vec<_>>()
+                            .into_iter()
+                            .rev()
+                            .collect();
                         return Err(Error::Upstream(tail));
                     }
                 }
@@ -601,13 +624,14 @@ impl<'a> Driver<'a> {
                 self.reply.push(event);
             }
         }
-        let sandbox = match sandboxes::for_branch(services, self.run.user_id, self.run.branch_id).await? {
-            Some(sandbox) => sandbox,
-            None => {
-                let why = "The sandbox was deleted while the server was away.".to_owned();
-                return self.finish(RunStatus::Interrupted, Some(why)).await;
-            }
-        };
+        let sandbox =
+            match sandboxes::for_branch(services, self.run.user_id, self.run.branch_id).await? {
+                Some(sandbox) => sandbox,
+                None => {
+                    let why = "The sandbox was deleted while the server was away.".to_owned();
+                    return self.finish(RunStatus::Interrupted, Some(why)).await;
+                }
+            };
         let sandbox_id = sandbox.provider_id.clone();
         // The parser learns again what it knew at the stored offset (tool names by id, the
         // session), without emitting those events twice.
@@ -616,10 +640,11 @@ impl<'a> Driver<'a> {
         while replayed < self.offset as u64 {
             let want = READ_CHUNK.min((self.offset as u64 - replayed) as usize);
             let path = self.log_path();
-            let bytes = match services.sandboxes.read_file_from(&sandbox_id, &path, replayed, want).await {
-                Ok(bytes) if !bytes.is_empty() => bytes,
-                _ => break,
-            };
+            let bytes =
+                match services.sandboxes.read_file_from(&sandbox_id, &path, replayed, want).await {
+                    Ok(bytes) if !bytes.is_empty() => bytes,
+                    _ => break,
+                };
             replayed += bytes.len() as u64;
             for byte in bytes {
                 if byte == b'\n' {
@@ -654,7 +679,11 @@ impl<'a> Driver<'a> {
             if let Some(code) = exit {
                 return self.end(&sandbox_id, Exit::Code(code), Some(code)).await;
             }
-            let alive = services.sandboxes.tagged_alive(&sandbox_id, &tag(self.run.id)).await.unwrap_or(false);
+            let alive = services
+                .sandboxes
+                .tagged_alive(&sandbox_id, &tag(self.run.id))
+                .await
+                .unwrap_or(false);
             if !alive {
                 // It may have finished between the two looks.
                 if let Some(code) = self.exit_code(&sandbox_id).await {
@@ -672,7 +701,11 @@ impl<'a> Driver<'a> {
                 );
                 return self.finish(RunStatus::Interrupted, Some(why)).await;
             }
-            idle = if got > 0 { Duration::from_millis(50) } else { (idle * 2).min(Duration::from_secs(1)) };
+            idle = if got > 0 {
+                Duration::from_millis(50)
+            } else {
+                (idle * 2).min(Duration::from_secs(1))
+            };
             tokio::select! {
                 _ = tokio::time::sleep(idle) => {}
                 _ = self.token.cancelled(), if !self.cancelled => {}
@@ -689,7 +722,7 @@ impl<'a> Driver<'a> {
         let services = self.services;
         let loop_max = credentials::loop_max(services, self.run.user_id).await.unwrap_or(10);
         let now = Utc::now();
-        let txn = services.db.begin().await?;
+        let txn = crate::db::begin(&services.db).await?;
         let usage = self.reply.usage.as_ref().and_then(|u| serde_json::to_value(u).ok());
         run::Entity::update_many()
             .col_expr(run::Column::Status, Expr::value(status))
@@ -697,7 +730,10 @@ impl<'a> Driver<'a> {
             .col_expr(run::Column::Error, Expr::value(error.clone()))
             .col_expr(run::Column::Usage, Expr::value(usage.clone()))
             .col_expr(run::Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(run::Column::LeaseExpiresAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+            .col_expr(
+                run::Column::LeaseExpiresAt,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
             .filter(run::Column::Id.eq(self.run.id))
             .exec(&txn)
             .await?;
@@ -743,7 +779,10 @@ impl<'a> Driver<'a> {
     /// Loop mode: queues the continuation prompt unless the agent said it has finished,
     /// the limit is reached, the loop was turned off, or the user queued a prompt.
     async fn next_iteration(&self, txn: &impl ConnectionTrait, loop_max: i32) -> Result<()> {
-        let branch = branch::Entity::find_by_id(self.run.branch_id).one(txn).await?.ok_or(Error::NotFound("branch"))?;
+        let branch = branch::Entity::find_by_id(self.run.branch_id)
+            .one(txn)
+            .await?
+            .ok_or(Error::NotFound("branch"))?;
         if !branch.loop_enabled {
             return Ok(());
         }
@@ -757,7 +796,11 @@ impl<'a> Driver<'a> {
         }
         let done = self.run.loop_iteration;
         let notice = if says_finished(&self.reply.text()) {
-            Some(format!("Loop mode: the agent said it has finished, after {} continuation{}.", done, if done == 1 { "" } else { "s" }))
+            Some(format!(
+                "Loop mode: the agent said it has finished, after {} continuation{}.",
+                done,
+                if done == 1 { "" } else { "s" }
+            ))
         } else if done >= loop_max {
             Some(format!("Loop mode stopped at its limit of {loop_max} continuations."))
         } else {

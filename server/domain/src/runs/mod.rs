@@ -26,7 +26,6 @@ use chrono::Utc;
 use entity::{branch, message, run, run_event, MessageRole, RunStatus};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -138,10 +137,20 @@ pub enum RunEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RunNote {
-    RunStarted { agent: Agent, model: String, loop_iteration: i32, resumed: bool },
+    RunStarted {
+        agent: Agent,
+        model: String,
+        loop_iteration: i32,
+        resumed: bool,
+    },
     /// Progress before the agent starts: preparing the sandbox, installing the agent.
-    RunProgress { text: String },
-    RunFinished { status: RunStatus, error: Option<String> },
+    RunProgress {
+        text: String,
+    },
+    RunFinished {
+        status: RunStatus,
+        error: Option<String>,
+    },
 }
 
 impl RunEvent {
@@ -198,7 +207,7 @@ pub async fn send(
     // Read before the transaction: SQLite cannot always turn a reading transaction into
     // a writing one while other runs are writing.
     let previous = latest_agent(&services.db, branch.id).await?;
-    let txn = services.db.begin().await?;
+    let txn = crate::db::begin(&services.db).await?;
     let now = Utc::now();
     if let Some(previous) = previous.filter(|p| *p != prompt.agent) {
         message::ActiveModel {
@@ -262,7 +271,8 @@ async fn queue(
         branch_id: Set(branch.id),
         role: Set(MessageRole::User),
         content: Set(prompt.to_owned()),
-        blocks: Set(serde_json::json!([])),
+        // Which loop continuation sent it, for the conversation to show.
+        blocks: Set(serde_json::json!({ "loop_iteration": loop_iteration })),
         run_id: Set(Some(run.id)),
         created_at: Set(now),
         ..Default::default()
@@ -289,7 +299,7 @@ pub async fn remove_queued(services: &Services, user_id: i64, run_id: i64) -> Re
         .one(&services.db)
         .await?
         .ok_or(Error::NotFound("run"))?;
-    let txn = services.db.begin().await?;
+    let txn = crate::db::begin(&services.db).await?;
     let removed = run::Entity::delete_many()
         .filter(run::Column::Id.eq(run.id))
         .filter(run::Column::Status.eq(RunStatus::Queued))
@@ -298,10 +308,7 @@ pub async fn remove_queued(services: &Services, user_id: i64, run_id: i64) -> Re
     if removed.rows_affected == 0 {
         return Err(Error::Conflict("that prompt is no longer queued: it has started".into()));
     }
-    message::Entity::delete_many()
-        .filter(message::Column::RunId.eq(run.id))
-        .exec(&txn)
-        .await?;
+    message::Entity::delete_many().filter(message::Column::RunId.eq(run.id)).exec(&txn).await?;
     txn.commit().await?;
     services.runs.hub.changed(user_id, run.branch_id);
     Ok(())
@@ -333,7 +340,12 @@ pub async fn set_loop(services: &Services, user_id: i64, branch_id: i64, on: boo
 }
 
 /// Keeps the branch's unsent prompt, so that it survives a reload.
-pub async fn save_draft(services: &Services, user_id: i64, branch_id: i64, text: &str) -> Result<()> {
+pub async fn save_draft(
+    services: &Services,
+    user_id: i64,
+    branch_id: i64,
+    text: &str,
+) -> Result<()> {
     if text.len() > MAX_PROMPT {
         return Err(Error::invalid("prompt", "a prompt may be at most 100 KB"));
     }

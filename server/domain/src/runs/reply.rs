@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Block {
-    Text { text: String },
+    Text {
+        text: String,
+    },
     Tool {
         id: String,
         name: String,
@@ -21,8 +23,12 @@ pub enum Block {
         status: Option<ToolStatus>,
     },
     /// Output the agent printed that was not one of its events.
-    Output { text: String },
-    Error { message: String },
+    Output {
+        text: String,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// A reply being folded together, event by event.

@@ -826,7 +826,6 @@ fn wrap(script: &str, cwd: &str, env_folder: Option<&str>) -> String {
     format!("bash -c {}", quote(&inner))
 }
 
-
 fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')

@@ -496,7 +496,13 @@ impl Provider for LocalProvider {
         Ok(Preview { url: format!("http://127.0.0.1:{port}"), token: None })
     }
 
-    async fn read_file_from(&self, id: &str, path: &str, offset: u64, max: usize) -> Result<Vec<u8>> {
+    async fn read_file_from(
+        &self,
+        id: &str,
+        path: &str,
+        offset: u64,
+        max: usize,
+    ) -> Result<Vec<u8>> {
         use tokio::io::AsyncSeekExt;
         let full = self.checkout_path(id, path).await?;
         let mut file = tokio::fs::OpenOptions::new()

@@ -198,7 +198,13 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Reads at most `max` bytes of a file from byte `offset` on; fewer (or none) at its
     /// end. `path` is relative to the checkout.
-    async fn read_file_from(&self, id: &str, path: &str, offset: u64, max: usize) -> Result<Vec<u8>> {
+    async fn read_file_from(
+        &self,
+        id: &str,
+        path: &str,
+        offset: u64,
+        max: usize,
+    ) -> Result<Vec<u8>> {
         // Limitation: providers without ranged reads fetch the whole file each time.
         let contents = self.read_file(id, path).await?;
         let start = (offset as usize).min(contents.len());
