@@ -74,6 +74,8 @@ pub struct Agents {
     pub endpoints: Endpoints,
     /// The longest one run may take.
     pub timeout: Duration,
+    /// How long an instance's claim on a run lasts without renewal.
+    pub lease: Duration,
 }
 
 /// A setting that cannot be used, and what it should look like.
@@ -205,6 +207,17 @@ impl Config {
                     .map(|n| Duration::from_secs(n * 60))
                     .ok_or_else(|| {
                         fail("AGENT_TIMEOUT_MINUTES", "a whole number of minutes from 1 to 1440")
+                    })?,
+            },
+            lease: match get("RUN_LEASE_SECONDS") {
+                None => Duration::from_secs(30),
+                Some(text) => text
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (3..=600).contains(n))
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| {
+                        fail("RUN_LEASE_SECONDS", "a whole number of seconds from 3 to 600")
                     })?,
             },
         };

@@ -72,8 +72,8 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, AppState)> {
         runs: Runs::new(RunSettings {
             endpoints: config.agents.endpoints.clone(),
             timeout: config.agents.timeout,
+            lease: config.agents.lease,
             single_instance: config.database_url.starts_with("sqlite:"),
-            ..RunSettings::default()
         }),
     };
 

@@ -52,11 +52,8 @@ pub fn look_after_sandboxes(services: Services) {
     });
 }
 
-/// How often runs whose server instance died are looked for.
-const RUN_SWEEP: Duration = Duration::from_secs(10);
-
 /// Takes up the runs left behind by a server that stopped: at once at start-up, then
-/// every few seconds for runs whose instance's lease ran out.
+/// twice per lease period for runs whose instance's lease ran out.
 pub fn look_after_runs(services: Services) {
     tokio::spawn(async move {
         match runs::recover(&services, true).await {
@@ -64,7 +61,7 @@ pub fn look_after_runs(services: Services) {
             Ok(n) => tracing::info!("took up {n} runs left running by the last start"),
             Err(err) => tracing::error!(error = %err, "taking up unfinished runs failed"),
         }
-        let mut sweep = tokio::time::interval(RUN_SWEEP);
+        let mut sweep = tokio::time::interval(services.runs.settings.lease / 2);
         sweep.tick().await;
         loop {
             sweep.tick().await;

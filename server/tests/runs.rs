@@ -153,7 +153,6 @@ async fn stop_ends_the_run_and_kills_everything_the_agent_started() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!process_running("sleep 4567"), "nothing the agent started is left");
-    assert!(!process_running(&format!("UPSTREAM_RUN={}", reply["run_id"])));
 
     let idle = test.browser.call("stop_run", json!({ "branch_id": test.branch_id() })).await;
     assert_eq!(idle.status, StatusCode::CONFLICT, "nothing left to stop");

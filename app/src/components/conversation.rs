@@ -181,7 +181,7 @@ fn Message(message: MessageView) -> impl IntoView {
                     {message.usage.map(|usage| view! { <Usage usage /> })}
                 </article>
             }
-                .into_any()
+            .into_any()
         }
     }
 }
@@ -346,14 +346,12 @@ fn fold(events: &[LiveEvent]) -> impl IntoView {
     }
     let shown = pieces.into_iter().map(|piece| match piece {
         // Text under way is shown as written; the finished reply is rendered as markdown.
-        Piece::Text(text) => {
-            view! {
-                <p class="text-sm whitespace-pre-wrap" data-testid="live-text">
-                    {text}
-                </p>
-            }
-                .into_any()
+        Piece::Text(text) => view! {
+            <p class="text-sm whitespace-pre-wrap" data-testid="live-text">
+                {text}
+            </p>
         }
+        .into_any(),
         Piece::Block(_, block) => view! { <Block block /> }.into_any(),
     });
     view! {

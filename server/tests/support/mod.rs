@@ -33,9 +33,26 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
+        let postgres =
+            std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"));
+        TestDb::on(postgres).await
+    }
+
+    /// A PostgreSQL database whichever database the suite runs on, for what only
+    /// PostgreSQL offers (several server instances): `TEST_DATABASE_URL`'s server, or the
+    /// local one.
+    pub async fn postgres() -> TestDb {
+        let url = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
+        TestDb::on(Some(url)).await
+    }
+
+    async fn on(postgres: Option<String>) -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let name = format!("upstream_test_{}", uuid_like());
-        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) {
+        match postgres {
             Some(admin_url) => {
                 let admin = Database::connect(&admin_url).await.expect("PostgreSQL for tests");
                 admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
