@@ -175,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         .route("/streams/branches/{id}/events", get(streams::events))
         .route("/streams/commands/{id}", get(streams::command))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .leptos_routes_with_context(&state, routes, context, pages)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::sign_in_automatically))
@@ -182,6 +183,26 @@ pub fn router(state: AppState) -> Router {
         .layer(auth)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `GET /metrics`: counters for operators, in Prometheus's text format.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let runs = &state.services.runs;
+    format!(
+        "# HELP upstream_runs_active Agent runs this instance carries out now.\n\
+         # TYPE upstream_runs_active gauge\n\
+         upstream_runs_active {}\n\
+         # HELP upstream_run_events_stored_total Run events this instance stored.\n\
+         # TYPE upstream_run_events_stored_total counter\n\
+         upstream_run_events_stored_total {}\n\
+         # HELP upstream_run_event_batches_total Transactions that stored them.\n\
+         # TYPE upstream_run_event_batches_total counter\n\
+         upstream_run_event_batches_total {}\n",
+        runs.active_count(),
+        runs.stats.events.load(Relaxed),
+        runs.stats.batches.load(Relaxed),
+    )
 }
 
 /// Starts the server from the environment and serves until interrupted.

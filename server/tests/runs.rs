@@ -99,6 +99,17 @@ async fn a_reconnecting_stream_resumes_after_its_last_event_without_gaps_or_repe
     // The page's own starting point works the same way.
     let rest: Vec<i64> = test.events(ids[3], None).await.iter().filter_map(|e| e.id).collect();
     assert_eq!(rest, ids[4..].to_vec());
+
+    // Operators see what was stored, and in how many writes.
+    let metrics = test.browser.get("/metrics").await.text;
+    let value = |name: &str| -> u64 {
+        let line = metrics.lines().find(|l| l.starts_with(name)).unwrap();
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let stored = value("upstream_run_events_stored_total");
+    assert_eq!(stored, ids.len() as u64, "{metrics}");
+    let batches = value("upstream_run_event_batches_total");
+    assert!(batches >= 1 && batches <= stored, "{metrics}");
 }
 
 #[tokio::test]

@@ -351,6 +351,9 @@ impl<'a> Driver<'a> {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        let stats = &self.services.runs.stats;
+        stats.events.fetch_add(stored.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        stats.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.stored_offset = self.offset;
         self.session_stored = session;
         for event in stored {

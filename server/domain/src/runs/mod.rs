@@ -91,7 +91,18 @@ pub struct Runs {
     pub hub: Hub,
     /// This instance's name in run leases.
     pub instance: Arc<str>,
+    /// What this instance has stored, for operators and the benchmark.
+    pub stats: Arc<Stats>,
     active: Arc<Mutex<HashMap<i64, CancellationToken>>>,
+}
+
+/// Counters of the events this instance stored.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Events stored.
+    pub events: std::sync::atomic::AtomicU64,
+    /// Transactions that stored them (with the log offset): each is one database write.
+    pub batches: std::sync::atomic::AtomicU64,
 }
 
 impl Runs {
@@ -100,6 +111,7 @@ impl Runs {
             settings: Arc::new(settings),
             hub: Hub::default(),
             instance: uuid::Uuid::new_v4().simple().to_string().into(),
+            stats: Default::default(),
             active: Default::default(),
         }
     }
