@@ -24,13 +24,20 @@ pub enum Live {
     Changed,
 }
 
-/// One channel per followed branch, made on the first follower or event and dropped when
-/// the last follower leaves.
-#[derive(Clone, Default)]
+/// One channel per followed branch, made on its first follower and dropped when the last
+/// follower leaves.
+#[derive(Clone)]
 pub struct Hub {
     branches: Arc<Mutex<HashMap<i64, broadcast::Sender<Live>>>>,
-    /// Every branch's changes, for views of a user's whole workspace (the sidebar).
-    any: Arc<Mutex<Option<broadcast::Sender<(i64, i64)>>>>,
+    /// Every branch's changes as `(user_id, branch_id)`, for views of a user's whole
+    /// workspace (the sidebar).
+    any: broadcast::Sender<(i64, i64)>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub { branches: Default::default(), any: broadcast::channel(CAPACITY).0 }
+    }
 }
 
 impl Hub {
@@ -41,8 +48,7 @@ impl Hub {
 
     /// Follows every branch's status changes, as `(user_id, branch_id)`.
     pub fn follow_all(&self) -> broadcast::Receiver<(i64, i64)> {
-        let mut any = self.any.lock().expect("hub lock");
-        any.get_or_insert_with(|| broadcast::channel(CAPACITY).0).subscribe()
+        self.any.subscribe()
     }
 
     pub fn publish(&self, branch_id: i64, live: Live) {
@@ -58,8 +64,7 @@ impl Hub {
     /// Tells the branch's followers and the workspace views that its state changed.
     pub fn changed(&self, user_id: i64, branch_id: i64) {
         self.publish(branch_id, Live::Changed);
-        if let Some(any) = self.any.lock().expect("hub lock").as_ref() {
-            let _ = any.send((user_id, branch_id));
-        }
+        // Nobody following is not an error.
+        let _ = self.any.send((user_id, branch_id));
     }
 }

@@ -173,6 +173,20 @@ impl LocalProvider {
         Ok(full)
     }
 
+    /// Opens a file of the checkout for reading, without following a link at its end.
+    async fn open_in_checkout(&self, id: &str, path: &str) -> Result<tokio::fs::File> {
+        let full = self.checkout_path(id, path).await?;
+        tokio::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&full)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::NotFound("file"),
+                _ => Error::invalid("path", format!("{path} cannot be read: {e}")),
+            })
+    }
+
     /// The process that runs `command` for sandbox `id`.
     fn process(
         &self,
@@ -457,16 +471,7 @@ impl Provider for LocalProvider {
     }
 
     async fn read_file(&self, id: &str, path: &str) -> Result<Vec<u8>> {
-        let full = self.checkout_path(id, path).await?;
-        let mut file = tokio::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&full)
-            .await
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => Error::NotFound("file"),
-                _ => Error::invalid("path", format!("{path} cannot be read: {e}")),
-            })?;
+        let mut file = self.open_in_checkout(id, path).await?;
         let mut contents = Vec::new();
         file.read_to_end(&mut contents).await.map_err(io_error)?;
         Ok(contents)
@@ -504,16 +509,7 @@ impl Provider for LocalProvider {
         max: usize,
     ) -> Result<Vec<u8>> {
         use tokio::io::AsyncSeekExt;
-        let full = self.checkout_path(id, path).await?;
-        let mut file = tokio::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&full)
-            .await
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => Error::NotFound("file"),
-                _ => Error::invalid("path", format!("{path} cannot be read: {e}")),
-            })?;
+        let mut file = self.open_in_checkout(id, path).await?;
         file.seek(std::io::SeekFrom::Start(offset)).await.map_err(io_error)?;
         let mut contents = Vec::new();
         file.take(max as u64).read_to_end(&mut contents).await.map_err(io_error)?;
@@ -521,19 +517,11 @@ impl Provider for LocalProvider {
     }
 
     async fn tagged_alive(&self, id: &str, tag: &str) -> Result<bool> {
-        let markers = [format!("{MARKER}={id}"), tag.to_owned()];
-        let groups = tokio::task::spawn_blocking(move || marked_groups(&markers))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(!groups.is_empty())
+        Ok(!tagged_groups(id, tag).await?.is_empty())
     }
 
     async fn kill_tagged(&self, id: &str, tag: &str) -> Result<()> {
-        let markers = [format!("{MARKER}={id}"), tag.to_owned()];
-        let groups = tokio::task::spawn_blocking(move || marked_groups(&markers))
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        for group in groups {
+        for group in tagged_groups(id, tag).await? {
             kill_group(group);
         }
         Ok(())
@@ -609,6 +597,14 @@ async fn kill_marked(id: &str) {
     for group in groups.unwrap_or_default() {
         kill_group(group);
     }
+}
+
+/// The process groups of sandbox `id`'s processes started with `tag` in their environment.
+async fn tagged_groups(id: &str, tag: &str) -> Result<Vec<i32>> {
+    let markers = [format!("{MARKER}={id}"), tag.to_owned()];
+    tokio::task::spawn_blocking(move || marked_groups(&markers))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// The process groups of the processes whose environment holds every one of `markers`.
