@@ -213,6 +213,7 @@ pub async fn start() -> anyhow::Result<()> {
     workers::sweep_expired_sessions(DbSessionStore::new(state.services.db.clone()));
     workers::look_after_sandboxes(state.services.clone());
     workers::look_after_runs(state.services.clone());
+    workers::relay_run_events(state.services.clone());
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     tracing::info!(address = %config.public_url, "listening");
     axum::serve(listener, router).with_graceful_shutdown(shutdown()).await?;

@@ -184,6 +184,7 @@ pub async fn events(
                         return Some((stream::iter(vec![run_event(&event)]), f));
                     }
                     Ok(Ok(Live::Event(_))) => {}
+                    Ok(Ok(Live::Stored)) => f.catch_up = true,
                     Ok(Ok(Live::Changed)) => {
                         let changed = Ok(Event::default().event("changed").data("{}"));
                         return Some((stream::iter(vec![changed]), f));

@@ -52,6 +52,11 @@ pub fn look_after_sandboxes(services: Services) {
     });
 }
 
+/// Passes other server instances' run events to this instance's followers (PostgreSQL).
+pub fn relay_run_events(services: Services) {
+    tokio::spawn(runs::relay::relay(services));
+}
+
 /// Takes up the runs left behind by a server that stopped: at once at start-up, then
 /// twice per lease period for runs whose instance's lease ran out.
 pub fn look_after_runs(services: Services) {

@@ -350,6 +350,9 @@ impl<'a> Driver<'a> {
             .filter(run::Column::Id.eq(self.run.id))
             .exec(&txn)
             .await?;
+        if !stored.is_empty() {
+            super::relay::stored(self.services, &txn, self.run.user_id, self.run.branch_id).await?;
+        }
         txn.commit().await?;
         let stats = &self.services.runs.stats;
         stats.events.fetch_add(stored.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -612,7 +615,7 @@ impl<'a> Driver<'a> {
             .filter(branch::Column::Id.eq(self.run.branch_id))
             .exec(&self.services.db)
             .await?;
-        self.services.runs.hub.changed(self.run.user_id, self.run.branch_id);
+        super::relay::changed(self.services, self.run.user_id, self.run.branch_id).await;
         Ok(())
     }
 
@@ -775,7 +778,7 @@ impl<'a> Driver<'a> {
             self.next_iteration(&txn, loop_max).await?;
         }
         txn.commit().await?;
-        services.runs.hub.changed(self.run.user_id, self.run.branch_id);
+        super::relay::changed(services, self.run.user_id, self.run.branch_id).await;
         Ok(())
     }
 

@@ -19,6 +19,8 @@ const CAPACITY: usize = 1024;
 pub enum Live {
     /// An event, already stored.
     Event(Arc<StoredEvent>),
+    /// Another server instance stored events of the branch; read them from the database.
+    Stored,
     /// Something about the branch changed that is not an event (its queue, its loop, its
     /// status); read the branch again.
     Changed,

@@ -15,6 +15,7 @@
 
 mod engine;
 pub mod hub;
+pub mod relay;
 pub mod reply;
 
 use std::collections::HashMap;
@@ -250,7 +251,7 @@ pub async fn send(
     active.update(&txn).await?;
     txn.commit().await?;
 
-    services.runs.hub.changed(user_id, branch.id);
+    relay::changed(services, user_id, branch.id).await;
     engine::dispatch(services, branch.id).await?;
     Ok(run)
 }
@@ -322,7 +323,7 @@ pub async fn remove_queued(services: &Services, user_id: i64, run_id: i64) -> Re
     }
     message::Entity::delete_many().filter(message::Column::RunId.eq(run.id)).exec(&txn).await?;
     txn.commit().await?;
-    services.runs.hub.changed(user_id, run.branch_id);
+    relay::changed(services, user_id, run.branch_id).await;
     Ok(())
 }
 
@@ -347,7 +348,7 @@ pub async fn set_loop(services: &Services, user_id: i64, branch_id: i64, on: boo
     active.loop_enabled = Set(on);
     active.updated_at = Set(Utc::now());
     active.update(&services.db).await?;
-    services.runs.hub.changed(user_id, branch_id);
+    relay::changed(services, user_id, branch_id).await;
     Ok(())
 }
 
@@ -454,7 +455,7 @@ pub async fn mark_read(services: &Services, user_id: i64, branch_id: i64) -> Res
         let mut active: branch::ActiveModel = branch.into();
         active.unread = Set(false);
         active.update(&services.db).await?;
-        services.runs.hub.changed(user_id, branch_id);
+        relay::changed(services, user_id, branch_id).await;
     }
     Ok(())
 }
