@@ -115,3 +115,62 @@ async fn a_new_auto_stop_interval_reaches_the_users_daytona_sandboxes() {
     assert!(saved.status.is_success(), "{}", saved.text);
     assert_eq!(daytona.lock().unwrap().sandbox(&id).unwrap().auto_stop_interval, 17);
 }
+
+#[tokio::test]
+async fn an_agent_is_installed_inside_a_daytona_sandbox_and_works_there() {
+    let models = fakes::models::World::shared("");
+    let address = fakes::models::spawn(models.clone(), "127.0.0.1:0").await.unwrap();
+    let models_url = format!("http://{address}");
+    let daytona = Arc::new(Mutex::new(Daytona::new(API_KEY)));
+    let address = fakes::daytona::spawn(daytona.clone(), "127.0.0.1:0").await.unwrap();
+    let api_url = format!("http://{address}/api");
+    let config = [
+        ("DAYTONA_API_KEY", API_KEY),
+        ("DAYTONA_API_URL", api_url.as_str()),
+        ("ANTHROPIC_BASE_URL", models_url.as_str()),
+    ];
+    let app = TestApp::start_with(SignIn::Dev, &config).await;
+    let mut browser = app.browser();
+    app.github_git_repository("octo-org", "widgets");
+    let repo =
+        browser.ok("add_github_repository", json!({ "full_name": "octo-org/widgets" })).await;
+    let branch = browser
+        .ok(
+            "create_branch",
+            json!({
+                "repository_id": repo["id"], "name": "feature", "base_branch": "main",
+                "agent": "claude-code", "model": "sonnet"
+            }),
+        )
+        .await;
+    browser.form("set_agent_key", &[("kind", "anthropic"), ("value", "sk-ant-test")]).await;
+    let prompt = "Create a file hello.txt containing hi from Daytona";
+    let args = json!({
+        "branch_id": branch["id"], "prompt": prompt, "agent": "claude-code", "model": "sonnet"
+    });
+    browser.ok("send_prompt", args).await;
+
+    // Installing the agent in the sandbox comes first, from npm.
+    let mut waited = 0;
+    let conversation = loop {
+        let conversation =
+            browser.ok("get_conversation", json!({ "branch_id": branch["id"] })).await;
+        if conversation["runs"].as_array().unwrap().is_empty() {
+            break conversation;
+        }
+        waited += 1;
+        assert!(waited < 1200, "the run is still under way after five minutes");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    let reply = conversation["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(reply["status"], "completed", "{conversation}");
+    let file = run(&mut browser, &branch, "cat hello.txt").await;
+    assert_eq!(file.stdout.trim(), "hi from Daytona");
+    // The agent was installed inside the sandbox, not on the server's host.
+    let installed = run(&mut browser, &branch, "ls ~/.upstream/agents").await;
+    assert!(installed.stdout.contains("claude-code-2.1.197"), "{installed:?}");
+    let world = daytona.lock().unwrap();
+    let leaked: Vec<&String> =
+        world.commands.iter().filter(|c| c.contains("sk-ant-test")).collect();
+    assert!(leaked.is_empty(), "the key went into a command line: {leaked:?}");
+}

@@ -222,8 +222,8 @@ async fn a_run_whose_agent_died_with_its_server_ends_as_interrupted_keeping_what
     // The machine went down with it: nothing of the run is left running.
     let sandboxes = std::fs::read_dir(db.dir().join("data").join("sandboxes")).unwrap();
     let sandbox = sandboxes.flatten().next().expect("the branch's sandbox").file_name();
-    let sandbox = format!("UPSTREAM_SANDBOX={}", sandbox.to_str().unwrap());
-    kill_marked(&[&sandbox, &format!("UPSTREAM_RUN={run_id}")]);
+    let sandbox = sandbox.to_str().unwrap();
+    kill_marked(&[&format!("UPSTREAM_RUN={run_id}@{sandbox}")]);
 
     let server = Server::start(&db, &models).await;
     let conversation = server.settle(branch_id).await;

@@ -37,8 +37,14 @@ const TIMED_OUT: [i32; 2] = [124, 137];
 /// The most of the log read at once when taking a run up again.
 const READ_CHUNK: usize = 1 << 20;
 
-fn tag(run_id: i64) -> String {
-    format!("{TAG}={run_id}")
+/// The value of [`TAG`] for a run in a sandbox. The sandbox's id makes it unique beyond
+/// one database, where processes of several sandboxes share one process table.
+fn tag_value(run_id: i64, sandbox_id: &str) -> String {
+    format!("{run_id}@{sandbox_id}")
+}
+
+fn tag(run_id: i64, sandbox_id: &str) -> String {
+    format!("{TAG}={}", tag_value(run_id, sandbox_id))
 }
 
 /// Starts the branch's oldest queued run unless a run is already under way there.
@@ -436,7 +442,7 @@ impl<'a> Driver<'a> {
         let mut command = Command::new(script).timeout(timeout + Duration::from_secs(30));
         command.env = repositories::env_vars(services, &repository)?;
         command.env.extend(invocation.env);
-        command.env.insert(TAG.into(), id.to_string());
+        command.env.insert(TAG.into(), tag_value(id, &sandbox.provider_id));
 
         self.progress(format!("Starting {}", self.agent.label())).await?;
         let mut execution = match sandboxes::exec_in(services, &sandbox, command).await {
@@ -540,7 +546,9 @@ impl<'a> Driver<'a> {
     }
 
     async fn kill_agent(&self, sandbox_id: &str) {
-        if let Err(e) = self.services.sandboxes.kill_tagged(sandbox_id, &tag(self.run.id)).await {
+        if let Err(e) =
+            self.services.sandboxes.kill_tagged(sandbox_id, &tag(self.run.id, sandbox_id)).await
+        {
             tracing::warn!(run_id = self.run.id, error = %e, "could not kill a run's processes");
         }
     }
@@ -687,7 +695,7 @@ impl<'a> Driver<'a> {
             }
             let alive = services
                 .sandboxes
-                .tagged_alive(&sandbox_id, &tag(self.run.id))
+                .tagged_alive(&sandbox_id, &tag(self.run.id, &sandbox_id))
                 .await
                 .unwrap_or(false);
             if !alive {
