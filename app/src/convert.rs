@@ -56,6 +56,7 @@ pub fn branch_view(branch: branch::Model) -> BranchView {
         },
         model: branch.model,
         pr_url: branch.pr_url,
+        unread: branch.unread,
     }
 }
 

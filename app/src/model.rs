@@ -59,6 +59,8 @@ pub struct BranchView {
     pub agent: Agent,
     pub model: String,
     pub pr_url: Option<String>,
+    /// A run ended since the user last opened the branch.
+    pub unread: bool,
 }
 
 /// A branch with the repository it belongs to, for the branch page.

@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(oauth::logout))
         .route("/streams/branches/{id}/sandbox", get(streams::sandbox))
         .route("/streams/branches/{id}/events", get(streams::events))
+        .route("/streams/statuses", get(streams::statuses))
         .route("/streams/commands/{id}", get(streams::command))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))

@@ -197,6 +197,34 @@ pub async fn events(
     sse(futures::StreamExt::flatten(events))
 }
 
+/// `GET /streams/statuses`: each time one of the user's branches changes (a run starts or
+/// ends, it is read), one line `branch_id status unread`, e.g. `12 running 0`. Plain text
+/// rather than JSON keeps the sidebar's listener small.
+pub async fn statuses(State(state): State<AppState>, auth: AuthSession) -> Response {
+    let Some(user) = auth.user else { return StatusCode::UNAUTHORIZED.into_response() };
+    let services = state.services.clone();
+    let changes = services.runs.hub.follow_all();
+    let events = stream::unfold((services, changes), move |(services, mut changes)| async move {
+        loop {
+            let branch_id = match changes.recv().await {
+                Ok((owner, branch_id)) if owner == user.id => branch_id,
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            };
+            let Ok(branch) = domain::branches::find_owned(&services.db, user.id, branch_id).await
+            else {
+                continue;
+            };
+            let status = app::convert::branch_view(branch);
+            let line =
+                format!("{} {} {}", status.id, status.status.label(), u8::from(status.unread));
+            let event = Ok::<_, Infallible>(Event::default().event("status").data(line));
+            return Some((event, (services, changes)));
+        }
+    });
+    sse(events)
+}
+
 #[derive(serde::Deserialize)]
 pub struct AfterQuery {
     after: Option<i64>,

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use entity::credential;
 use sea_orm::EntityTrait;
 use serde_json::json;
-use support::runs::{kinds, replies, AgentTest, MODEL_KEY};
+use support::runs::{data_lines, kinds, replies, AgentTest, MODEL_KEY};
 use support::sandbox::{process_running, run};
 
 /// Installing an agent on first use and preparing the sandbox take a while.
@@ -252,4 +252,33 @@ async fn agent_keys_are_sealed_and_shown_back_only_by_their_last_characters() {
     assert_eq!(settings["keys"]["anthropic"], "efgh");
     let bad = test.browser.form("set_agent_key", &[("kind", "anthropic"), ("value", "a b")]).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_status_stream_shows_a_branch_running_then_unread_until_it_is_opened() {
+    let mut test = AgentTest::start().await;
+    let body = test.open_stream("/streams/statuses").await;
+    let reader = tokio::spawn(data_lines(body, Duration::from_secs(4)));
+    test.send("claude-code", "sonnet", "Say: done here").await;
+    let id = test.branch_id();
+    // Waiting through the older-messages page, which leaves the branch unread.
+    for _ in 0..1200 {
+        let page = json!({ "branch_id": id, "before": i64::MAX });
+        let conversation = test.browser.ok("get_conversation", page).await;
+        if conversation["runs"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let lines = reader.await.unwrap();
+    let running = lines.iter().position(|l| *l == format!("{id} running 0"));
+    let finished = lines.iter().position(|l| *l == format!("{id} idle 1"));
+    assert!(running.is_some() && finished.is_some() && running < finished, "{lines:?}");
+
+    // Opening the branch reads it.
+    let body = test.open_stream("/streams/statuses").await;
+    let reader = tokio::spawn(data_lines(body, Duration::from_secs(1)));
+    test.conversation().await;
+    let lines = reader.await.unwrap();
+    assert!(lines.contains(&format!("{id} idle 0")), "{lines:?}");
 }

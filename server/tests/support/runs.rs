@@ -130,6 +130,33 @@ impl AgentTest {
     }
 }
 
+impl AgentTest {
+    /// Opens a stream of the server's and returns its body, to read while the test goes on.
+    pub async fn open_stream(&self, path: &str) -> Body {
+        let jar: Vec<String> =
+            self.browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut request = Request::get(path);
+        if !jar.is_empty() {
+            request = request.header(header::COOKIE, jar.join("; "));
+        }
+        let response =
+            self.app.router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.into_body()
+    }
+}
+
+/// The `data:` lines of a stream's body, read until nothing arrives for `quiet`.
+pub async fn data_lines(mut body: Body, quiet: Duration) -> Vec<String> {
+    let mut text = String::new();
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(quiet, body.frame()).await {
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    text.lines().filter_map(|l| l.strip_prefix("data:")).map(|l| l.trim().to_owned()).collect()
+}
+
 /// One server-sent event.
 #[derive(Clone, Debug)]
 pub struct SseEvent {
