@@ -84,6 +84,18 @@ pub enum BranchStatus {
 }
 
 impl BranchStatus {
+    pub const ALL: [BranchStatus; 5] = [
+        BranchStatus::Idle,
+        BranchStatus::Creating,
+        BranchStatus::Running,
+        BranchStatus::Stopped,
+        BranchStatus::Error,
+    ];
+
+    pub fn from_label(label: &str) -> Option<BranchStatus> {
+        BranchStatus::ALL.into_iter().find(|s| s.label() == label)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             BranchStatus::Idle => "idle",

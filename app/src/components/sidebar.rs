@@ -8,7 +8,7 @@ use super::add_repository::AddRepository;
 use super::layout::DRAWER_TOGGLE;
 use super::moved;
 use super::repository_item::RepositoryItem;
-use crate::model::RepositoryView;
+use crate::model::{BranchStatus, RepositoryView};
 use crate::server_fns::repositories::reorder_repositories;
 
 #[component]
@@ -74,6 +74,7 @@ fn RepositoryList(repositories: Vec<RepositoryView>, current: String) -> impl In
         });
     };
     let on_move = Callback::new(move |(id, to): (i64, usize)| move_to(id, to));
+    Effect::new(move |_| follow_statuses(listed));
 
     view! {
         {move || {
@@ -121,4 +122,33 @@ fn RepositoryList(repositories: Vec<RepositoryView>, current: String) -> impl In
             </ul>
         </Show>
     }
+}
+
+/// Keeps the branches' badges in step with the server's stream of status lines
+/// (`branch_id status unread`). The browser reconnects by itself when it drops.
+fn follow_statuses(listed: RwSignal<Vec<RepositoryView>>) {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+
+    let Ok(source) = web_sys::EventSource::new("/streams/statuses") else { return };
+    let on_status =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let line = event.data().as_string().unwrap_or_default();
+            let mut parts = line.split(' ');
+            let id = parts.next().and_then(|p| p.parse::<i64>().ok());
+            let status = parts.next().and_then(BranchStatus::from_label);
+            let (Some(id), Some(status)) = (id, status) else { return };
+            let unread = parts.next() == Some("1");
+            listed.update(|repositories| {
+                let branches = repositories.iter_mut().flat_map(|r| r.branches.iter_mut());
+                for branch in branches.filter(|b| b.id == id) {
+                    branch.status = status;
+                    branch.unread = unread;
+                }
+            });
+        });
+    let _ = source.add_event_listener_with_callback("status", on_status.as_ref().unchecked_ref());
+    // Both live as long as the page.
+    on_status.forget();
+    std::mem::forget(source);
 }
