@@ -1,7 +1,7 @@
 //! Measures the two standing budgets against a release build:
 //!
-//! - the workspace page's first load: the gzip size of the JS, WASM and CSS it loads
-//!   (budget 250 KB);
+//! - the workspace page's first load: the JS, WASM and CSS it loads, as the server sends
+//!   them gzip-compressed (budget 250 KB);
 //! - the idle server's resident memory after it served that page (budget 30 MB).
 //!
 //! Run `cargo leptos build --release --split` first, then `cargo bench -p upstream --bench budgets`.
@@ -10,9 +10,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
 
 const PAGE_BUDGET_KB: f64 = 250.0;
 const MEMORY_BUDGET_MB: f64 = 30.0;
@@ -27,8 +24,18 @@ fn main() -> anyhow::Result<()> {
         "no release build: run `cargo leptos build --release --split` first"
     );
 
-    let page_kb = first_load_kb(&site)?;
-    let memory_mb = idle_memory_mb(&server, &site)?;
+    let data = tempfile::tempdir()?;
+    let mut child = start(&server, &site, data.path())?;
+    let measured = (|| {
+        wait_until_up(Duration::from_secs(30))?;
+        let page = String::from_utf8_lossy(&http_get("/", false)?).into_owned();
+        anyhow::ensure!(page.contains("Upstream Agents"), "the page did not render");
+        let page_kb = first_load_kb(&site)?;
+        std::thread::sleep(Duration::from_secs(3));
+        Ok((page_kb, resident_mb(&child)?))
+    })();
+    stop(&mut child);
+    let (page_kb, memory_mb) = measured?;
 
     println!();
     report("first load of the workspace page (gzip)", page_kb, "KB", PAGE_BUDGET_KB);
@@ -41,11 +48,13 @@ fn report(what: &str, value: f64, unit: &str, budget: f64) {
     println!("{what:<42} {value:>7.1} {unit}  (budget {budget} {unit}: {verdict})");
 }
 
-/// The gzip size of every file the page loads from `pkg/` at first: the app's JS, its main
-/// WASM, the stylesheet and the loader of split-off WASM. The chunks split off with
-/// `#[island(lazy)]` load only on pages that show their island; they are listed apart.
+/// What the server sends, gzip-compressed, for every file the page loads from `pkg/` at
+/// first: the app's JS, its main WASM, the stylesheet and the loader of split-off WASM. The
+/// chunks split off with `#[island(lazy)]`, and the chunks they share, load only on pages
+/// that show one of those islands (the split manifest names them); they are listed apart.
 fn first_load_kb(site: &Path) -> anyhow::Result<f64> {
     let pkg = site.join("pkg");
+    let with_islands = island_chunks(&pkg)?;
     let mut total = 0usize;
     let mut chunks = Vec::new();
     let mut names: Vec<String> = std::fs::read_dir(&pkg)?
@@ -54,8 +63,9 @@ fn first_load_kb(site: &Path) -> anyhow::Result<f64> {
         .collect();
     names.sort();
     for name in names {
-        let size = gzip_size(&pkg.join(&name))?;
-        if name.starts_with("split_") {
+        let size = http_get(&format!("/pkg/{name}"), true)?.len();
+        let stem = name.trim_end_matches(".wasm");
+        if name.ends_with(".wasm") && with_islands.iter().any(|chunk| chunk == stem) {
             chunks.push((name, size));
         } else {
             println!("  {name:<40} {:>7} gzip", size);
@@ -63,46 +73,40 @@ fn first_load_kb(site: &Path) -> anyhow::Result<f64> {
         }
     }
     for (name, size) in chunks {
-        println!("  {name:<40} {:>7} gzip, loaded only with its island", size);
+        println!("  {name:<40} {:>7} gzip, loaded only with an island", size);
     }
     Ok(total as f64 / 1000.0)
 }
 
-fn gzip_size(path: &Path) -> anyhow::Result<usize> {
-    let bytes = std::fs::read(path)?;
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-    encoder.write_all(&bytes)?;
-    Ok(encoder.finish()?.len())
+/// The WASM chunks that load only with a lazy island: every chunk the split manifest lists
+/// for an island's loader.
+fn island_chunks(pkg: &Path) -> anyhow::Result<Vec<String>> {
+    let manifest = pkg.join("__wasm_split_manifest.json");
+    if !manifest.exists() {
+        return Ok(Vec::new());
+    }
+    let loaders: std::collections::BTreeMap<String, Vec<String>> =
+        serde_json::from_slice(&std::fs::read(manifest)?)?;
+    Ok(loaders.into_values().flatten().collect())
 }
 
-/// Starts the release server on a fresh embedded-default data directory, loads the
-/// workspace page once, lets it settle, and reads its resident set size.
-fn idle_memory_mb(server: &Path, site: &Path) -> anyhow::Result<f64> {
-    let data = tempfile::tempdir()?;
-    let mut child = Command::new(server)
+/// Starts the release server on a fresh embedded-default data directory.
+fn start(server: &Path, site: &Path, data: &Path) -> anyhow::Result<Child> {
+    Ok(Command::new(server)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("BIND_ADDRESS", ADDRESS)
-        .env("DATA_DIR", data.path())
+        .env("DATA_DIR", data)
         .env("LEPTOS_SITE_ROOT", site)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .spawn()?;
-    let result = (|| {
-        wait_until_up(Duration::from_secs(30))?;
-        let page = http_get("/")?;
-        anyhow::ensure!(page.contains("Upstream Agents"), "the page did not render");
-        std::thread::sleep(Duration::from_secs(3));
-        resident_mb(&child)
-    })();
-    stop(&mut child);
-    result
+        .spawn()?)
 }
 
 fn wait_until_up(limit: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
     while start.elapsed() < limit {
-        if http_get("/healthz").is_ok() {
+        if http_get("/healthz", false).is_ok() {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -110,14 +114,35 @@ fn wait_until_up(limit: Duration) -> anyhow::Result<()> {
     anyhow::bail!("the server did not answer within {limit:?}")
 }
 
-fn http_get(path: &str) -> anyhow::Result<String> {
+/// The body of `GET path` as sent (still compressed, when `gzip` asks for it).
+fn http_get(path: &str, gzip: bool) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
     let mut stream = std::net::TcpStream::connect(ADDRESS)?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {ADDRESS}\r\nConnection: close\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    anyhow::ensure!(response.starts_with("HTTP/1.1 200"), "GET {path}: {}", &response[..40]);
-    Ok(response)
+    let encoding = if gzip { "Accept-Encoding: gzip\r\n" } else { "" };
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {ADDRESS}\r\n{encoding}Connection: close\r\n\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| anyhow::anyhow!("GET {path}: no header end"))?;
+    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+    anyhow::ensure!(
+        head.starts_with("http/1.1 200"),
+        "GET {path}: {}",
+        &head[..head.len().min(40)]
+    );
+    anyhow::ensure!(
+        !gzip || head.contains("content-encoding: gzip"),
+        "GET {path} was not sent compressed"
+    );
+    // Counting a file's bytes needs them whole; pages may stream.
+    let chunked = head.contains("transfer-encoding: chunked");
+    anyhow::ensure!(!gzip || !chunked, "GET {path}: a file sent in chunks");
+    Ok(response[split + 4..].to_vec())
 }
 
 fn resident_mb(child: &Child) -> anyhow::Result<f64> {

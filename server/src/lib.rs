@@ -6,6 +6,7 @@
 
 #![recursion_limit = "256"]
 
+mod assets;
 pub mod config;
 mod guard;
 mod keys;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub automatic_user: Option<i64>,
     pub oauth: Option<Arc<OAuthApp>>,
     pub public_url: url::Url,
+    /// The browser files, compressed once.
+    pub assets: assets::Compressed,
 }
 
 /// Opens the database (applying migrations), prepares the users the sign-in mode needs,
@@ -101,6 +104,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(Router, AppState)> {
         automatic_user,
         oauth: config.github_oauth.clone().map(Arc::new),
         public_url: config.public_url.clone(),
+        assets: Default::default(),
     };
     Ok((router(state.clone()), state))
 }
@@ -177,6 +181,7 @@ pub fn router(state: AppState) -> Router {
         .route("/streams/commands/{id}", get(streams::command))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route("/pkg/{file}", get(assets::pkg))
         .leptos_routes_with_context(&state, routes, context, pages)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::sign_in_automatically))

@@ -218,7 +218,7 @@ pub async fn statuses(State(state): State<AppState>, auth: AuthSession) -> Respo
             let status = app::convert::branch_view(branch);
             let line =
                 format!("{} {} {}", status.id, status.status.label(), u8::from(status.unread));
-            let event = Ok::<_, Infallible>(Event::default().event("status").data(line));
+            let event = Ok::<_, Infallible>(Event::default().data(line));
             return Some((event, (services, changes)));
         }
     });

@@ -125,7 +125,8 @@ fn RepositoryList(repositories: Vec<RepositoryView>, current: String) -> impl In
 }
 
 /// Keeps the branches' badges in step with the server's stream of status lines
-/// (`branch_id status unread`). The browser reconnects by itself when it drops.
+/// (`branch_id status unread`, as unnamed events). The browser reconnects by itself when
+/// it drops.
 fn follow_statuses(listed: RwSignal<Vec<RepositoryView>>) {
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
@@ -147,7 +148,7 @@ fn follow_statuses(listed: RwSignal<Vec<RepositoryView>>) {
                 }
             });
         });
-    let _ = source.add_event_listener_with_callback("status", on_status.as_ref().unchecked_ref());
+    source.set_onmessage(Some(on_status.as_ref().unchecked_ref()));
     // Both live as long as the page.
     on_status.forget();
     std::mem::forget(source);
