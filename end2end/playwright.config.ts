@@ -1,8 +1,8 @@
 import { defineConfig, devices } from "@playwright/test";
 import path from "node:path";
 
-// The end-to-end run starts the real server (built by `cargo leptos build`) and the fake
-// GitHub, both from target/. `.ci/e2e` prepares E2E_DIR (a fresh data directory and a
+// The end-to-end run starts the real server (built by `cargo leptos build`), the fake
+// GitHub and the scripted model server the agents talk to, all from target/. `.ci/e2e` prepares E2E_DIR (a fresh data directory and a
 // local git repository) and DATABASE_URL, then runs `npx playwright test`.
 const root = path.resolve(__dirname, "..");
 const dir = process.env.E2E_DIR;
@@ -13,6 +13,9 @@ const port = 3300;
 const fakePort = 3301;
 /** A second server on the same database that signs people in with GitHub OAuth. */
 export const oauthPort = 3302;
+/** The scripted model server: every agent's API base URL points here, and any key works. */
+const modelPort = 3303;
+const models = `http://127.0.0.1:${modelPort}`;
 const database = process.env.DATABASE_URL ?? `sqlite://${dir}/data/upstream.db?mode=rwc`;
 const common = {
   DATA_DIR: `${dir}/data`,
@@ -22,6 +25,11 @@ const common = {
   GITHUB_WEB_URL: `http://127.0.0.1:${fakePort}`,
   LEPTOS_SITE_ROOT: `${root}/target/site`,
   RUST_LOG: "warn",
+  ANTHROPIC_BASE_URL: models,
+  OPENAI_BASE_URL: models,
+  OPENCODE_BASE_URL: models,
+  // The agents' CLIs, shared with the Rust tests; the first run of each installs it.
+  AGENT_TOOLS_DIR: `${root}/target/agent-tools`,
 };
 
 export default defineConfig({
@@ -52,7 +60,7 @@ export default defineConfig({
   projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"] } }],
   webServer: [
     {
-      command: `${root}/target/debug/fake-services 127.0.0.1:${fakePort}`,
+      command: `${root}/target/debug/fake-services 127.0.0.1:${fakePort} 127.0.0.1:${modelPort}`,
       port: fakePort,
       reuseExistingServer: false,
     },

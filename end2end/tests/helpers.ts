@@ -20,7 +20,46 @@ export async function openWorkspace(page: Page, path = "/") {
   await page.locator("body[data-hydrated]").waitFor();
 }
 
+/**
+ * Opens a branch's page and waits until its conversation and sandbox panels can be used:
+ * their code loads after the rest of the page, and `body[data-hydrated]` comes before it.
+ * The sandbox panel follows its sandbox's stream once it is awake.
+ */
+export async function openBranch(page: Page, path: string) {
+  const sandboxFollowed = page.waitForRequest(/\/streams\/branches\/\d+\/sandbox$/);
+  await openWorkspace(page, path);
+  await page.locator('[data-testid="conversation"][data-hydrated]').waitFor();
+  await sandboxFollowed;
+}
+
 /** The sidebar entry of a repository. */
 export function repositoryItem(page: Page, fullName: string) {
   return page.locator(`li[data-repository="${fullName}"]`);
+}
+
+/** The sandboxed repository, added on first use: several spec files share it. */
+export async function sandboxedRepositoryAdded(request: APIRequestContext) {
+  const { repositories } = await call(request, "get_workspace", {});
+  const added = repositories.find((r: { name: string }) => r.name === "app");
+  return added ?? call(request, "add_git_repository", { url: sandboxedRepository });
+}
+
+/** Makes a branch of the sandboxed repository and returns the path of its page. */
+export async function newBranch(request: APIRequestContext, name: string, agent = "claude-code") {
+  const repository = await sandboxedRepositoryAdded(request);
+  const model = { "claude-code": "sonnet", codex: "gpt-5.4", opencode: "opencode/big-pickle" }[agent];
+  const branch = await call(request, "create_branch", {
+    repository_id: repository.id,
+    name,
+    base_branch: "main",
+    agent,
+    model,
+  });
+  return { id: branch.id as number, path: `/r/${repository.owner}/app/${name}` };
+}
+
+/** Stores one of the agents' keys through the settings form, as the page posts it. */
+export async function setAgentKey(request: APIRequestContext, kind: string, value: string) {
+  const response = await request.post("/api/set_agent_key", { form: { kind, value } });
+  expect(response.ok(), `set_agent_key: ${await response.text()}`).toBeTruthy();
 }

@@ -1,8 +1,8 @@
 import { test, expect } from "@playwright/test";
-import { call, openWorkspace, sandboxedRepository } from "./helpers";
+import { call, openBranch, openWorkspace, sandboxedRepositoryAdded } from "./helpers";
 
 test("a sandbox is started from the branch view, runs a command and stops", async ({ page }) => {
-  const repository = await call(page.request, "add_git_repository", { url: sandboxedRepository });
+  const repository = await sandboxedRepositoryAdded(page.request);
   await call(page.request, "create_branch", {
     repository_id: repository.id,
     name: "try-sandbox",
@@ -10,7 +10,7 @@ test("a sandbox is started from the branch view, runs a command and stops", asyn
     agent: "claude-code",
     model: "sonnet",
   });
-  await openWorkspace(page, `/r/${repository.owner}/app/try-sandbox`);
+  await openBranch(page, `/r/${repository.owner}/app/try-sandbox`);
   const sandbox = page.getByTestId("sandbox");
   await expect(sandbox.getByTestId("sandbox-state")).toContainText("No sandbox");
 
@@ -44,17 +44,19 @@ test("a sandbox is started from the branch view, runs a command and stops", asyn
 
 test("the auto-stop interval is kept after a reload and refused out of range", async ({ page }) => {
   await openWorkspace(page, "/settings");
-  const field = page.getByLabel("Stop an idle sandbox after (minutes)");
+  // The page has a form (and a Save button) per setting.
+  const form = page.locator('form[action="/api/set_auto_stop"]');
+  const field = form.getByLabel("Stop an idle sandbox after (minutes)");
   await expect(field).toHaveValue("10");
   await field.fill("30");
-  await page.getByRole("button", { name: "Save" }).click();
-  await expect(page.getByRole("alert")).toHaveText("choose between 5 and 20 minutes");
-  await page.getByLabel("Stop an idle sandbox after (minutes)").fill("15");
-  await page.getByRole("button", { name: "Save" }).click();
+  await form.getByRole("button", { name: "Save" }).click();
+  await expect(form.getByRole("alert")).toHaveText("choose between 5 and 20 minutes");
+  await form.getByLabel("Stop an idle sandbox after (minutes)").fill("15");
+  await form.getByRole("button", { name: "Save" }).click();
   await expect(page).toHaveURL(/\/settings\??$/);
   await expect(page.getByRole("alert")).toHaveCount(0);
   await page.reload();
-  await expect(page.getByLabel("Stop an idle sandbox after (minutes)")).toHaveValue("15");
+  await expect(form.getByLabel("Stop an idle sandbox after (minutes)")).toHaveValue("15");
 });
 
 test("repository variables are set write-only and reach the sandbox", async ({ page }) => {
@@ -76,7 +78,7 @@ test("repository variables are set write-only and reach the sandbox", async ({ p
   await expect(page.getByText("hello-from-settings")).toHaveCount(0);
   expect(await page.content()).not.toContain("hello-from-settings");
 
-  await openWorkspace(page, `/r/${repository.owner}/app/try-sandbox`);
+  await openBranch(page, `/r/${repository.owner}/app/try-sandbox`);
   const sandbox = page.getByTestId("sandbox");
   await sandbox.getByRole("button", { name: "Start sandbox" }).click();
   await expect(sandbox.getByTestId("sandbox-state")).toContainText("Running", { timeout: 30_000 });

@@ -54,7 +54,8 @@ test("a branch is created, renamed and deleted", async ({ page }) => {
   // A deep link opens the same branch after a reload.
   await page.reload();
   await expect(page.getByTestId("branch-name")).toHaveText("feature/search");
-  await expect(page.getByText("Codex")).toBeVisible();
+  // The branch's facts, apart from the prompt box's agent picker.
+  await expect(page.getByRole("definition").getByText("Codex")).toBeVisible();
 
   await page.locator("body[data-hydrated]").waitFor();
   await page.getByRole("button", { name: "Rename" }).click();

@@ -6,13 +6,15 @@
 //! branch's event stream. When a run ends, the page reads the conversation again and the
 //! reply appears in its finished form.
 
+use std::collections::{HashMap, HashSet};
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::dialog::{FieldError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON};
+use super::dialog::{INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON};
 use crate::error::AppError;
 use crate::model::{
     Agent, BlockView, Composer, Conversation, LiveEvent, MessageRole, MessageView, RunView,
@@ -34,13 +36,31 @@ pub fn ConversationPanel(initial: Conversation) -> impl IntoView {
     let loop_count = RwSignal::new(composer.loop_count);
 
     // Reads the whole conversation again, after something the events alone do not show
-    // (a run ended, the queue changed).
+    // (a run ended, the queue changed). Reads overlap when news comes in quick succession,
+    // and their answers may arrive out of order: only the latest read is applied.
+    let reads = StoredValue::new(0u64);
     let refresh = move || {
+        let read = reads.get_value() + 1;
+        reads.set_value(read);
         spawn_local(async move {
-            if let Ok(fresh) = get_conversation(branch_id, None).await {
+            let fresh = get_conversation(branch_id, None).await;
+            if reads.get_value() != read {
+                return;
+            }
+            if let Ok(fresh) = fresh {
                 let seen = last_seen.get_untracked();
-                messages.set(fresh.messages);
-                has_older.set(fresh.has_older);
+                // The read brings the newest page; earlier messages the user scrolled back
+                // to stay in front of it.
+                match messages.with_untracked(|shown| earlier_than(shown, &fresh.messages)) {
+                    Some(mut earlier) if !earlier.is_empty() => {
+                        earlier.extend(fresh.messages);
+                        messages.set(earlier);
+                    }
+                    _ => {
+                        messages.set(fresh.messages);
+                        has_older.set(fresh.has_older);
+                    }
+                }
                 runs.set(fresh.runs);
                 loop_count.set(fresh.composer.loop_count);
                 // Events newer than the page read keep arriving over the stream.
@@ -60,11 +80,32 @@ pub fn ConversationPanel(initial: Conversation) -> impl IntoView {
         follow_events(branch_id, last_seen.get_untracked(), live, last_seen, refresh)
     });
 
+    // The list shows the newest messages and follows the run under way, unless the user
+    // has scrolled up to read.
+    let list = NodeRef::<leptos::html::Div>::new();
+    let following = StoredValue::new(true);
+    Effect::new(move |_| {
+        messages.track();
+        live.track();
+        if following.get_value() {
+            request_animation_frame(move || {
+                if let Some(list) = list.get_untracked() {
+                    list.set_scroll_top(list.scroll_height());
+                }
+            });
+        }
+    });
+
+    // Tests wait for this mark: the island loads lazily, after the rest of the page.
+    let awake = RwSignal::new(false);
+    Effect::new(move |_| awake.set(true));
+
     let loading_older = RwSignal::new(false);
     let on_scroll = move |ev: leptos::ev::Event| {
         let Some(list) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else {
             return;
         };
+        following.set_value(list.scroll_height() - list.scroll_top() - list.client_height() < 40);
         if list.scroll_top() > 80 || !has_older.get_untracked() || loading_older.get_untracked() {
             return;
         }
@@ -90,10 +131,12 @@ pub fn ConversationPanel(initial: Conversation) -> impl IntoView {
             aria-label="Conversation"
             data-testid="conversation"
             data-running=move || running().to_string()
+            data-hydrated=move || awake.get().then_some("true")
         >
             <div
                 class="max-h-[65vh] space-y-4 overflow-y-auto p-4"
                 data-testid="messages"
+                node_ref=list
                 on:scroll=on_scroll
                 on:click=copy_code
             >
@@ -115,15 +158,63 @@ pub fn ConversationPanel(initial: Conversation) -> impl IntoView {
                         "No conversation yet: send the agent a prompt below."
                     </p>
                 </Show>
-                <For each=move || messages.get() key=|m| m.id let:message>
+                <For
+                    each=move || messages.with(|m| runs.with(|r| arranged(m, r)))
+                    key=|m| m.id
+                    let:message
+                >
                     <Message message />
                 </For>
                 <LiveRun live />
             </div>
             <Queue runs />
-            <Prompt branch_id composer running=Signal::derive(running) loop_count runs refresh />
+            <Prompt branch_id composer running=Signal::derive(running) loop_count refresh />
         </section>
     }
+}
+
+/// The messages shown before the first of `newest`, when the two overlap (else a gap could
+/// lie between them).
+fn earlier_than(shown: &[MessageView], newest: &[MessageView]) -> Option<Vec<MessageView>> {
+    let first = newest.first()?.id;
+    shown
+        .iter()
+        .any(|m| m.id == first)
+        .then(|| shown.iter().take_while(|m| m.id != first).cloned().collect())
+}
+
+/// The messages in the order the conversation shows them: each prompt just before its
+/// reply, and the prompt of the run under way last. A prompt is stored when it is sent, so
+/// a queued one comes before the reply it waited for; until it starts it shows only in the
+/// queue.
+fn arranged(messages: &[MessageView], runs: &[RunView]) -> Vec<MessageView> {
+    let status = |run_id: i64| runs.iter().find(|r| r.id == run_id).map(|r| r.status.as_str());
+    let replied: HashSet<i64> = messages
+        .iter()
+        .filter(|m| m.role == MessageRole::Assistant)
+        .filter_map(|m| m.run_id)
+        .collect();
+    let prompts: HashMap<i64, &MessageView> = messages
+        .iter()
+        .filter(|m| m.role == MessageRole::User)
+        .filter_map(|m| Some((m.run_id?, m)))
+        .collect();
+    let mut shown = Vec::with_capacity(messages.len());
+    for message in messages {
+        match (message.role, message.run_id) {
+            (MessageRole::User, Some(id)) if replied.contains(&id) || status(id).is_some() => {
+                continue
+            }
+            (MessageRole::Assistant, Some(id)) => {
+                shown.extend(prompts.get(&id).map(|prompt| (*prompt).clone()));
+            }
+            _ => {}
+        }
+        shown.push(message.clone());
+    }
+    let running = runs.iter().filter(|r| r.status == "running");
+    shown.extend(running.filter_map(|r| prompts.get(&r.id)).map(|prompt| (*prompt).clone()));
+    shown
 }
 
 #[component]
@@ -435,13 +526,14 @@ fn Prompt(
     composer: Composer,
     running: Signal<bool>,
     loop_count: RwSignal<i32>,
-    runs: RwSignal<Vec<RunView>>,
     refresh: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let Composer { agent, model, draft, loop_enabled, loop_max, .. } = composer;
     let agent = RwSignal::new(agent);
+    let first_model = model.clone();
     let model = RwSignal::new(model);
-    let text = RwSignal::new(draft);
+    // The island loads after the page shows: keep what the user typed meanwhile.
+    let text = RwSignal::new(typed_before_hydration().unwrap_or(draft));
     let looping = RwSignal::new(loop_enabled);
     let error = RwSignal::new(None::<AppError>);
     let busy = RwSignal::new(false);
@@ -455,12 +547,22 @@ fn Prompt(
         }
         busy.set(true);
         error.set(None);
+        // A draft save still waiting would bring the sent prompt back after a reload.
+        typed.set(typed.get_untracked() + 1);
         spawn_local(async move {
-            match send_prompt(branch_id, prompt, agent.get_untracked(), model.get_untracked()).await
-            {
-                Ok(run) => {
-                    text.set(String::new());
-                    runs.update(|all| all.push(run));
+            let sent = send_prompt(
+                branch_id,
+                prompt.clone(),
+                agent.get_untracked(),
+                model.get_untracked(),
+            );
+            match sent.await {
+                // The read shows the prompt where it went: running, or in the queue.
+                Ok(_) => {
+                    // Unless the user has started the next prompt meanwhile.
+                    if text.with_untracked(|now| *now == prompt) {
+                        text.set(String::new());
+                    }
                     refresh();
                 }
                 Err(err) => error.set(Some(err)),
@@ -559,6 +661,7 @@ fn Prompt(
                     id="model"
                     class="w-44 rounded border border-zinc-300 bg-transparent px-2 py-1 dark:border-zinc-700"
                     list="models"
+                    value=first_model
                     prop:value=move || model.get()
                     on:input=move |ev| model.set(event_target_value(&ev))
                 />
@@ -578,6 +681,7 @@ fn Prompt(
                 >
                     <input
                         type="checkbox"
+                        checked=loop_enabled
                         prop:checked=move || looping.get()
                         on:change=toggle_loop
                         data-testid="loop-toggle"
@@ -599,7 +703,17 @@ fn Prompt(
                     {move || if running.get() { "Queue" } else { "Send" }}
                 </button>
             </div>
-            <FieldError message=Signal::derive(move || error.get().map(|e| e.message)) />
+            {move || {
+                error
+                    .get()
+                    .map(|error| {
+                        view! {
+                            <p class="text-sm text-red-600 dark:text-red-400" role="alert">
+                                {error.message}
+                            </p>
+                        }
+                    })
+            }}
             <Show when=key_missing>
                 <a class="text-sm text-sky-600 underline" href="/settings">
                     "Open settings to add the key"
@@ -607,6 +721,19 @@ fn Prompt(
             </Show>
         </form>
     }
+}
+
+/// The text in the prompt box before the island took it over, if the user typed any: the
+/// server renders the box empty and the draft fills in when the island wakes.
+fn typed_before_hydration() -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let area = document().get_element_by_id("prompt")?;
+        let value = web_sys::js_sys::Reflect::get(&area, &JsValue::from_str("value")).ok()?;
+        value.as_string().filter(|typed| !typed.is_empty())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    None
 }
 
 /// Copies a code block's text when its Copy button is pressed (one listener for all).
