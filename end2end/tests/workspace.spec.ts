@@ -84,13 +84,20 @@ test("repositories reorder by drag and drop and keep their order after a reload"
     );
   expect(await names()).toEqual(["octo/sample-001", "octo/sample-002", "octo/sample-003"]);
 
+  // A new order shows at once and is saved in the background: a reload before the save
+  // has answered would cancel it.
+  const save = () => page.waitForResponse((r) => r.url().endsWith("/api/reorder_repositories"));
+  let saved = save();
   await repositoryItem(page, "octo/sample-003").dragTo(repositoryItem(page, "octo/sample-001"));
   await expect.poll(names).toEqual(["octo/sample-003", "octo/sample-001", "octo/sample-002"]);
+  expect((await saved).ok(), "the dragged order is saved").toBeTruthy();
 
   // The keyboard way: Alt+Down on the repository's row.
   await repositoryItem(page, "octo/sample-003").getByRole("button", { name: "octo/sample-003", exact: true }).focus();
+  saved = save();
   await page.keyboard.press("Alt+ArrowDown");
   await expect.poll(names).toEqual(["octo/sample-001", "octo/sample-003", "octo/sample-002"]);
+  expect((await saved).ok(), "the moved order is saved").toBeTruthy();
 
   await page.reload();
   await expect.poll(names).toEqual(["octo/sample-001", "octo/sample-003", "octo/sample-002"]);
