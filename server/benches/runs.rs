@@ -17,13 +17,13 @@
 //! BENCH_RUNS=500 BENCH_EVENTS=1000 BENCH_RATE=100 cargo bench -p upstream --bench runs
 //! ```
 //!
-//! `BENCH_SERVER` names another server binary to measure (a build with frame pointers, for
-//! a profiler). `BENCH_RUNS` runs (one per branch) each emit `BENCH_EVENTS` texts at `BENCH_RATE` per
+//! `BENCH_RUNS` runs (one per branch) each emit `BENCH_EVENTS` texts at `BENCH_RATE` per
 //! second, all starting together `BENCH_LEAD_MS` after the prompts are sent (by default 3 s
-//! and 20 ms per run, time for the engine to start every agent). Preparing the sandboxes,
-//! a clone each, is set-up and not measured. The benchmark's clients, the agents and the
-//! server share the machine, as they would not in production; the report says how much of
-//! the processor each took.
+//! and 20 ms per run, time for the engine to start every agent). `BENCH_SERVER` names
+//! another server binary to measure, such as a build with frame pointers for a profiler.
+//! Preparing the sandboxes, a clone each, is set-up and not measured. The benchmark's
+//! clients, the agents and the server share the machine, as they would not in production;
+//! the report says how much of the processor each took.
 //!
 //! Targets on a 2-core machine with SQLite at 500 runs: p99 under 50 ms, at least 50,000
 //! events per second in total.
@@ -31,7 +31,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context};
@@ -107,8 +107,15 @@ async fn main() -> anyhow::Result<()> {
     let remote = bare_repository(work.path())?;
     let server = Server::start(&server_binary, work.path()).await?;
     let outcome = measure(&server, &settings, &remote).await;
-    if outcome.is_err() {
-        eprintln!("the server's log ends with:\n{}", server.log_tail());
+    let problems = server.logged_problems();
+    if let Err(e) = &outcome {
+        eprintln!("{e:#}");
+    }
+    if outcome.is_err() || outcome.as_ref().is_ok_and(|o| !o.all_completed()) {
+        eprintln!("the server logged:");
+        for (count, problem) in problems.iter().take(12) {
+            eprintln!("  {count:>6} × {problem}");
+        }
     }
     report(&settings, &outcome?);
     Ok(())
@@ -170,14 +177,20 @@ fn bare_repository(dir: &Path) -> anyhow::Result<String> {
     Ok(bare.display().to_string())
 }
 
-/// The release server on its own port, data directory and SQLite database, signed in as
-/// its local user the way a browser is: by the cookie of the first answer.
+/// The release server on its own port, data directory and SQLite database.
 struct Server {
     child: Child,
-    url: String,
     database_url: String,
     log: PathBuf,
+    client: Client,
+}
+
+/// A browser of the server, signed in as its local user the way a browser is: by the
+/// cookie of the first answer.
+#[derive(Clone)]
+struct Client {
     http: reqwest::Client,
+    url: String,
     cookie: String,
 }
 
@@ -204,18 +217,65 @@ impl Server {
             .spawn()
             .context("starting the server")?;
         let http = reqwest::Client::builder().pool_max_idle_per_host(usize::MAX).build()?;
-        let mut server = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            database_url: format!("sqlite://{}?mode=rw", data.join("upstream.db").display()),
-            log,
-            http,
-            cookie: String::new(),
-        };
-        server.sign_in().await?;
+        let client =
+            Client { http, url: format!("http://127.0.0.1:{port}"), cookie: String::new() };
+        let database_url = format!("sqlite://{}?mode=rw", data.join("upstream.db").display());
+        let mut server = Server { child, database_url, log, client };
+        server.client.sign_in().await?;
         Ok(server)
     }
 
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    async fn call(&self, name: &str, args: Value) -> anyhow::Result<Value> {
+        self.client.call(name, args).await
+    }
+
+    async fn form(&self, name: &str, fields: &[(&str, &str)]) -> anyhow::Result<()> {
+        self.client.form(name, fields).await
+    }
+
+    /// The engine's counters of stored events and the transactions that stored them.
+    async fn stored(&self) -> anyhow::Result<Stored> {
+        let url = format!("{}/metrics", self.client.url);
+        let text = self.client.http.get(url).send().await?.text().await?;
+        let counter = |name: &str| -> anyhow::Result<u64> {
+            let line = text.lines().find_map(|l| l.strip_prefix(name));
+            let value = line.and_then(|v| v.trim().parse().ok());
+            value.with_context(|| format!("/metrics has no {name}"))
+        };
+        Ok(Stored {
+            events: counter("upstream_run_events_stored_total ")?,
+            batches: counter("upstream_run_event_batches_total ")?,
+        })
+    }
+
+    /// The distinct errors and warnings the server logged, each with how often.
+    fn logged_problems(&self) -> Vec<(usize, String)> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut seen: Vec<(usize, String)> = Vec::new();
+        for line in text.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")) {
+            // The time stamp differs on every line; what follows it is the problem.
+            let problem = line.split_once(' ').map_or(line, |(_, rest)| rest).trim().to_owned();
+            match seen.iter_mut().find(|(_, p)| *p == problem) {
+                Some((count, _)) => *count += 1,
+                None => seen.push((1, problem)),
+            }
+        }
+        seen
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Client {
     async fn sign_in(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -229,10 +289,6 @@ impl Server {
             ensure!(Instant::now() < deadline, "the server did not come up within 30 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// Calls a server function with JSON arguments, as the app does.
@@ -267,42 +323,20 @@ impl Server {
         Ok(())
     }
 
-    async fn open_events(&self, branch_id: i64) -> anyhow::Result<reqwest::Response> {
-        let answer = self
-            .http
-            .get(format!("{}/streams/branches/{branch_id}/events", self.url))
-            .header("cookie", &self.cookie)
-            .send()
-            .await?;
+    /// Opens a branch's event stream, after `last_event_id` when reconnecting.
+    async fn open_events(
+        &self,
+        branch_id: i64,
+        last_event_id: Option<i64>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let url = format!("{}/streams/branches/{branch_id}/events", self.url);
+        let mut request = self.http.get(url).header("cookie", &self.cookie);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let answer = request.send().await?;
         ensure!(answer.status().is_success(), "the event stream answered {}", answer.status());
         Ok(answer)
-    }
-
-    /// The engine's counters of stored events and the transactions that stored them.
-    async fn stored(&self) -> anyhow::Result<Stored> {
-        let text = self.http.get(format!("{}/metrics", self.url)).send().await?.text().await?;
-        let counter = |name: &str| -> anyhow::Result<u64> {
-            let line = text.lines().find_map(|l| l.strip_prefix(name));
-            let value = line.and_then(|v| v.trim().parse().ok());
-            value.with_context(|| format!("/metrics has no {name}"))
-        };
-        Ok(Stored {
-            events: counter("upstream_run_events_stored_total ")?,
-            batches: counter("upstream_run_event_batches_total ")?,
-        })
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -324,6 +358,12 @@ struct Outcome {
     storing: HashMap<u64, u64>,
 }
 
+impl Outcome {
+    fn all_completed(&self) -> bool {
+        self.followed.iter().all(|f| f.status.as_deref() == Some("completed"))
+    }
+}
+
 async fn measure(server: &Server, settings: &Settings, remote: &str) -> anyhow::Result<Outcome> {
     let began = Instant::now();
     let (repository_id, branches) = prepare(server, settings, remote).await?;
@@ -332,7 +372,7 @@ async fn measure(server: &Server, settings: &Settings, remote: &str) -> anyhow::
 
     // Every browser follows its branch before anything happens on it.
     let streams: Vec<reqwest::Response> = futures::stream::iter(&branches)
-        .map(|id| server.open_events(*id))
+        .map(|id| server.client.open_events(*id, None))
         .buffered(PROMPT_PARALLELISM)
         .try_collect()
         .await?;
@@ -342,9 +382,13 @@ async fn measure(server: &Server, settings: &Settings, remote: &str) -> anyhow::
     let start_at = now_nanos() + settings.lead.as_nanos() as u64;
     set_env(server, repository_id, "SYNTHETIC_START_AT", start_at).await?;
     let deadline = Instant::now() + settings.lead + settings.emitting() + GRACE;
-    let readers: Vec<_> = streams.into_iter().map(|s| tokio::spawn(follow(s, deadline))).collect();
-    let peak = Arc::new(std::sync::atomic::AtomicU64::new(idle_kb));
-    let sampler = tokio::spawn(sample_memory(server.pid(), peak.clone()));
+    let readers: Vec<_> = streams
+        .into_iter()
+        .zip(&branches)
+        .map(|(stream, id)| tokio::spawn(follow(server.client.clone(), *id, stream, deadline)))
+        .collect();
+    let sampled = Arc::new(Mutex::new(Sampled { peak_kb: idle_kb, ..Default::default() }));
+    let sampler = tokio::spawn(sample(server.pid(), start_at, sampled.clone()));
 
     send_prompts(server, &branches).await?;
     tokio::time::sleep(Duration::from_nanos(start_at.saturating_sub(now_nanos()))).await;
@@ -353,15 +397,16 @@ async fn measure(server: &Server, settings: &Settings, remote: &str) -> anyhow::
     for reader in readers {
         followed.push(reader.await?);
     }
-    let cpu = Cpu::now(server.pid())?.since(&cpu_before);
     sampler.abort();
+    let sampled = sampled.lock().expect("sampler lock");
+    let cpu = Cpu::now(server.pid())?.since(&cpu_before, sampled.sandbox_seconds());
 
     let after = server.stored().await?;
     let stored =
         Stored { events: after.events - before.events, batches: after.batches - before.batches };
     let memory = Memory {
         idle_kb,
-        peak_kb: peak.load(std::sync::atomic::Ordering::Relaxed),
+        peak_kb: sampled.peak_kb,
         high_water_kb: resident_kb(server.pid(), "VmHWM:")?,
     };
     let storing = storing_times(&server.database_url).await?;
@@ -501,6 +546,9 @@ struct Followed {
     started: Option<u64>,
     status: Option<String>,
     error: Option<String>,
+    /// The id of the last event, from which a reconnecting stream goes on.
+    last_id: Option<i64>,
+    reconnections: u32,
     timed_out: bool,
 }
 
@@ -517,25 +565,65 @@ struct Payload {
     error: Option<String>,
 }
 
-/// Reads a branch's event stream until its run finishes, timing each text on arrival.
-async fn follow(mut stream: reqwest::Response, deadline: Instant) -> Followed {
+/// How long a browser waits before it reconnects a stream that ended.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+
+/// Reads a branch's event stream until its run finishes, timing each text on arrival. A
+/// stream that ends before is opened again after the last event seen, as a browser's
+/// `EventSource` does.
+async fn follow(
+    client: Client,
+    branch_id: i64,
+    mut stream: reqwest::Response,
+    deadline: Instant,
+) -> Followed {
     let mut followed = Followed::default();
+    loop {
+        match read_stream(&mut followed, stream, deadline).await {
+            Ended::Finished => return followed,
+            Ended::TimedOut => {
+                followed.timed_out = true;
+                return followed;
+            }
+            Ended::Closed => followed.reconnections += 1,
+        }
+        stream = loop {
+            tokio::time::sleep(RECONNECT_AFTER).await;
+            if Instant::now() >= deadline {
+                followed.timed_out = true;
+                return followed;
+            }
+            if let Ok(stream) = client.open_events(branch_id, followed.last_id).await {
+                break stream;
+            }
+        };
+    }
+}
+
+enum Ended {
+    Finished,
+    Closed,
+    TimedOut,
+}
+
+async fn read_stream(
+    followed: &mut Followed,
+    mut stream: reqwest::Response,
+    deadline: Instant,
+) -> Ended {
     let mut pending: Vec<u8> = Vec::new();
     loop {
         let chunk = match tokio::time::timeout_at(deadline, stream.chunk()).await {
             Ok(Ok(Some(chunk))) => chunk,
-            Ok(_) => return followed,
-            Err(_) => {
-                followed.timed_out = true;
-                return followed;
-            }
+            Ok(_) => return Ended::Closed,
+            Err(_) => return Ended::TimedOut,
         };
         let received = now_nanos();
         pending.extend_from_slice(&chunk);
         while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
             let block: Vec<u8> = pending.drain(..end + 2).collect();
             if followed.read(&String::from_utf8_lossy(&block), received) {
-                return followed;
+                return Ended::Finished;
             }
         }
     }
@@ -549,6 +637,8 @@ impl Followed {
         for line in block.lines() {
             if let Some(name) = line.strip_prefix("event:") {
                 is_run = name.trim() == "run";
+            } else if let Some(id) = line.strip_prefix("id:") {
+                self.last_id = id.trim().parse().ok().or(self.last_id);
             } else if let Some(value) = line.strip_prefix("data:") {
                 data = Some(value.trim_start());
             }
@@ -585,13 +675,73 @@ struct Memory {
     high_water_kb: u64,
 }
 
-async fn sample_memory(pid: u32, peak: Arc<std::sync::atomic::AtomicU64>) {
-    loop {
-        if let Ok(kb) = resident_kb(pid, "VmRSS:") {
-            peak.fetch_max(kb, std::sync::atomic::Ordering::Relaxed);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+/// What was seen of the server and the sandboxes while the runs went on.
+#[derive(Default)]
+struct Sampled {
+    peak_kb: u64,
+    /// The processor time of each agent and its `tee`, when first and last seen, in
+    /// nanoseconds.
+    sandboxes: HashMap<String, (u64, u64)>,
+}
+
+impl Sampled {
+    fn sandbox_seconds(&self) -> f64 {
+        let nanos: u64 =
+            self.sandboxes.values().map(|(first, last)| last.saturating_sub(*first)).sum();
+        nanos as f64 / 1e9
     }
+}
+
+/// Samples the server's memory, and from the agents' start the processor time of the
+/// processes that carry each line in its sandbox: the agent and `tee`. They are sampled
+/// while they live because bubblewrap's init does not pass its children's time up to the
+/// server; what each does after its last sample is missed.
+async fn sample(pid: u32, start_at: u64, sampled: Arc<Mutex<Sampled>>) {
+    // Looking through every process costs more than reading the known ones.
+    const RESCAN: u64 = 4;
+    for round in 0u64.. {
+        let rss = resident_kb(pid, "VmRSS:");
+        let emitting = now_nanos() >= start_at;
+        {
+            let mut sampled = sampled.lock().expect("sampler lock");
+            if let Ok(kb) = rss {
+                sampled.peak_kb = sampled.peak_kb.max(kb);
+            }
+            if emitting && (sampled.sandboxes.is_empty() || round % RESCAN == 0) {
+                // Agents that started late were not there at the first look: they count
+                // from when they are found.
+                for pid in line_carriers() {
+                    if let Ok(nanos) = run_time(&pid) {
+                        sampled.sandboxes.entry(pid).or_insert((nanos, nanos));
+                    }
+                }
+            }
+            for (pid, (_, last)) in sampled.sandboxes.iter_mut() {
+                // A pid taken over by a newer process must not lower what the old one used.
+                if let Ok(nanos) = run_time(pid) {
+                    *last = (*last).max(nanos);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The processes of the sandboxes that handle every line: the agents (planted as Claude
+/// Code's `claude`) and the `tee` that logs their output.
+fn line_carriers() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            matches!(comm.trim(), "claude" | "tee")
+                && environ.split(|b| *b == 0).any(|var| var.starts_with(b"UPSTREAM_SANDBOX="))
+        })
+        .collect()
 }
 
 fn resident_kb(pid: u32, field: &str) -> anyhow::Result<u64> {
@@ -607,8 +757,6 @@ struct Cpu {
     busy: u64,
     total: u64,
     server: u64,
-    /// Of the server's children once they ended: the sandboxes' processes.
-    sandboxes: u64,
     bench: u64,
     at: Instant,
 }
@@ -636,18 +784,18 @@ impl Cpu {
         // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
         let total: u64 = ticks.iter().take(8).sum();
         let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
-        let (server, sandboxes) = process_ticks(&server.to_string())?;
         Ok(Cpu {
             busy: total - idle,
             total,
-            server,
-            sandboxes,
-            bench: process_ticks("self")?.0,
+            server: process_ticks(&server.to_string())?,
+            bench: process_ticks("self")?,
             at: Instant::now(),
         })
     }
 
-    fn since(&self, before: &Cpu) -> CpuShare {
+    /// The share of each over the span since `before`; `sandboxes` is what the sandboxes
+    /// took meanwhile, in seconds.
+    fn since(&self, before: &Cpu, sandboxes: f64) -> CpuShare {
         // SAFETY: sysconf only reads a system constant.
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
         let seconds = (self.at - before.at).as_secs_f64().max(1e-9);
@@ -656,22 +804,28 @@ impl Cpu {
             machine: cores(self.busy - before.busy),
             cores: cores(self.total - before.total),
             server: cores(self.server - before.server),
-            sandboxes: cores(self.sandboxes - before.sandboxes),
+            sandboxes: sandboxes / seconds,
             bench: cores(self.bench - before.bench),
         }
     }
 }
 
-/// User and system time of a process, and of its descendants that ended and were waited
-/// for, in clock ticks.
-fn process_ticks(pid: &str) -> anyhow::Result<(u64, u64)> {
+/// How long a single-threaded process has run, in nanoseconds. Its clock ticks would be
+/// too coarse: an agent runs for microseconds at a time.
+fn run_time(pid: &str) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))?;
+    let nanos = stat.split_whitespace().next().and_then(|n| n.parse().ok());
+    nanos.context("an empty /proc schedstat")
+}
+
+/// User and system time of a process, in clock ticks.
+fn process_ticks(pid: &str) -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name may hold spaces; the fields after it do not.
     let fields: Vec<&str> = stat.rsplit_once(')').context("a /proc stat")?.1.split(' ').collect();
     let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    // utime, stime, cutime and cstime are the 14th to 17th fields; index 0 here is the
-    // blank after `)`.
-    Ok((field(12) + field(13), field(14) + field(15)))
+    // utime and stime are the 14th and 15th fields; index 0 here is the blank after `)`.
+    Ok(field(12) + field(13))
 }
 
 fn now_nanos() -> u64 {
@@ -710,7 +864,8 @@ fn report(settings: &Settings, outcome: &Outcome) {
     line(
         "server memory (resident)",
         format!(
-            "{:.0} MB with the streams open, {:.0} MB at most during the runs (high water {:.0} MB)",
+            "{:.0} MB with the streams open, {:.0} MB at most during the runs (high water \
+             {:.0} MB)",
             memory.idle_kb as f64 / 1024.0,
             memory.peak_kb as f64 / 1024.0,
             memory.high_water_kb as f64 / 1024.0
@@ -731,7 +886,7 @@ fn report(settings: &Settings, outcome: &Outcome) {
     line(
         "processor while emitting, in cores",
         format!(
-            "{:.2} busy of {:.0}: server {:.2}, sandboxes {:.2} (agents, tee, bash, bubblewrap), \
+            "{:.2} busy of {:.0}: server {:.2}, sandboxes {:.2} (agents and tee, sampled), \
              benchmark clients {:.2}, anything else {:.2}",
             cpu.machine,
             cpu.cores,
@@ -784,11 +939,18 @@ fn report_runs(outcome: &Outcome) {
     let completed = followed.iter().filter(|f| f.status.as_deref() == Some("completed")).count();
     let late = followed.iter().filter(|f| f.started.is_none_or(|t| t > outcome.start_at)).count();
     let timed_out = followed.iter().filter(|f| f.timed_out).count();
+    let reconnections: u32 = followed.iter().map(|f| f.reconnections).sum();
     line("runs completed", format!("{completed} of {}", followed.len()));
     if late > 0 {
         println!(
             "  {late} agents started after the common start, so the runs did not all overlap; \
              give them more time with BENCH_LEAD_MS"
+        );
+    }
+    if reconnections > 0 {
+        let streams = followed.iter().filter(|f| f.reconnections > 0).count();
+        println!(
+            "  the server ended {streams} streams early; they reconnected {reconnections} times"
         );
     }
     if timed_out > 0 {

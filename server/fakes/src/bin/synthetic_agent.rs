@@ -16,15 +16,18 @@
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use serde_json::{json, Value};
+
 fn main() {
     let events: u64 = setting("SYNTHETIC_EVENTS", 100);
     let rate: u64 = setting("SYNTHETIC_RATE", 100).max(1);
     let start_at: u64 = setting("SYNTHETIC_START_AT", 0);
-    let session = uuid::Uuid::new_v4();
+    let session = uuid::Uuid::new_v4().to_string();
 
-    let init = format!(
-        r#"{{"type":"system","subtype":"init","session_id":"{session}","model":"synthetic","tools":[]}}"#
-    );
+    let init = json!({
+        "type": "system", "subtype": "init", "session_id": session, "model": "synthetic",
+        "tools": []
+    });
     if emit(&init).is_err() {
         return;
     }
@@ -37,19 +40,23 @@ fn main() {
         if let Some(wait) = deadline.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let line = format!(
-            r#"{{"type":"assistant","message":{{"role":"assistant","content":[{{"type":"text","text":"t={}"}}]}},"session_id":"{session}"}}"#,
-            now_nanos()
-        );
+        let text = format!("t={}", now_nanos());
+        let line = json!({
+            "type": "assistant",
+            "message": { "role": "assistant", "content": [{ "type": "text", "text": text }] },
+            "session_id": session
+        });
         if emit(&line).is_err() {
             // Nobody reads any more: the run was stopped.
             return;
         }
     }
 
-    let result = format!(
-        r#"{{"type":"result","subtype":"success","is_error":false,"result":"sent {events} events","session_id":"{session}","total_cost_usd":0,"usage":{{"input_tokens":1,"output_tokens":{events}}}}}"#
-    );
+    let result = json!({
+        "type": "result", "subtype": "success", "is_error": false,
+        "result": format!("sent {events} events"), "session_id": session, "total_cost_usd": 0,
+        "usage": { "input_tokens": 1, "output_tokens": events }
+    });
     let _ = emit(&result);
 }
 
@@ -68,11 +75,10 @@ fn now_nanos() -> u64 {
 }
 
 /// Writes one line in one write and flushes it, so that it leaves at once and whole.
-fn emit(line: &str) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    let mut bytes = Vec::with_capacity(line.len() + 1);
-    bytes.extend_from_slice(line.as_bytes());
+fn emit(line: &Value) -> std::io::Result<()> {
+    let mut bytes = line.to_string().into_bytes();
     bytes.push(b'\n');
+    let mut out = std::io::stdout().lock();
     out.write_all(&bytes)?;
     out.flush()
 }
