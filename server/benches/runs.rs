@@ -20,7 +20,8 @@
 //! `BENCH_RUNS` runs (one per branch) each emit `BENCH_EVENTS` texts at `BENCH_RATE` per
 //! second, all starting together `BENCH_LEAD_MS` after the prompts are sent (by default 3 s
 //! and 20 ms per run, time for the engine to start every agent). `BENCH_SERVER` names
-//! another server binary to measure, such as a build with frame pointers for a profiler.
+//! another server binary to measure, such as a build with frame pointers for a profiler;
+//! `BENCH_KEEP=1` keeps its data directory (database, sandboxes, run logs) and log.
 //! Preparing the sandboxes, a clone each, is set-up and not measured. The benchmark's
 //! clients, the agents and the server share the machine, as they would not in production;
 //! the report says how much of the processor each took.
@@ -102,7 +103,11 @@ async fn main() -> anyhow::Result<()> {
     let agent_binary = release_binary("synthetic-agent")?;
     raise_open_files_limit();
 
-    let work = tempfile::tempdir()?;
+    let mut work = tempfile::tempdir()?;
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        work.disable_cleanup(true);
+        println!("keeping the server's data and log in {}", work.path().display());
+    }
     plant_agent(&work.path().join("tools"), &agent_binary)?;
     let remote = bare_repository(work.path())?;
     let server = Server::start(&server_binary, work.path()).await?;
@@ -252,20 +257,45 @@ impl Server {
         })
     }
 
-    /// The distinct errors and warnings the server logged, each with how often.
+    /// The distinct errors and warnings the server logged, each with how often, the most
+    /// frequent first.
     fn logged_problems(&self) -> Vec<(usize, String)> {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let mut seen: Vec<(usize, String)> = Vec::new();
         for line in text.lines().filter(|l| l.contains("ERROR") || l.contains("WARN")) {
-            // The time stamp differs on every line; what follows it is the problem.
-            let problem = line.split_once(' ').map_or(line, |(_, rest)| rest).trim().to_owned();
+            let problem = problem_of(line);
             match seen.iter_mut().find(|(_, p)| *p == problem) {
                 Some((count, _)) => *count += 1,
                 None => seen.push((1, problem)),
             }
         }
+        seen.sort_by(|a, b| b.0.cmp(&a.0));
         seen
     }
+}
+
+/// A log line without its colours, its time stamp and its numbers, which differ on every
+/// line of the same problem.
+fn problem_of(line: &str) -> String {
+    let mut plain = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // An ANSI colour: ESC [ … m.
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else if c.is_ascii_digit() {
+            while chars.next_if(|c| c.is_ascii_digit() || *c == '.').is_some() {}
+            plain.push('#');
+        } else {
+            plain.push(c);
+        }
+    }
+    let message = plain.split_once(' ').map_or(plain.as_str(), |(_, rest)| rest);
+    message.trim().to_owned()
 }
 
 impl Drop for Server {
@@ -369,6 +399,7 @@ async fn measure(server: &Server, settings: &Settings, remote: &str) -> anyhow::
     let (repository_id, branches) = prepare(server, settings, remote).await?;
     let setup = began.elapsed();
     println!("prepared {} branches with their sandboxes in {setup:.1?}", branches.len());
+    let prepared_kb = resident_kb(server.pid(), "VmRSS:")?;
 
     // Every browser follows its branch before anything happens on it.
     let streams: Vec<reqwest::Response> = futures::stream::iter(&branches)
@@ -405,6 +436,7 @@ async fn measure(server: &Server, settings: &Settings, remote: &str) -> anyhow::
     let stored =
         Stored { events: after.events - before.events, batches: after.batches - before.batches };
     let memory = Memory {
+        prepared_kb,
         idle_kb,
         peak_kb: sampled.peak_kb,
         high_water_kb: resident_kb(server.pid(), "VmHWM:")?,
@@ -667,6 +699,8 @@ impl Followed {
 }
 
 struct Memory {
+    /// After the set-up, before the streams.
+    prepared_kb: u64,
     /// With every stream open, before the runs.
     idle_kb: u64,
     /// The most seen while the runs went on, sampled.
@@ -864,8 +898,9 @@ fn report(settings: &Settings, outcome: &Outcome) {
     line(
         "server memory (resident)",
         format!(
-            "{:.0} MB with the streams open, {:.0} MB at most during the runs (high water \
-             {:.0} MB)",
+            "{:.0} MB after set-up, {:.0} MB with the streams open, {:.0} MB at most during \
+             the runs (high water {:.0} MB)",
+            memory.prepared_kb as f64 / 1024.0,
             memory.idle_kb as f64 / 1024.0,
             memory.peak_kb as f64 / 1024.0,
             memory.high_water_kb as f64 / 1024.0
@@ -896,7 +931,7 @@ fn report(settings: &Settings, outcome: &Outcome) {
             rest.max(0.0)
         ),
     );
-    report_runs(outcome);
+    report_runs(outcome, settings.events);
 }
 
 /// Events per second while every agent was emitting (leaving out a second at each end,
@@ -934,13 +969,24 @@ fn report_split(samples: &[Sample], storing: &HashMap<u64, u64>) {
     line("  engine begins storing → browser", part(&after));
 }
 
-fn report_runs(outcome: &Outcome) {
+fn report_runs(outcome: &Outcome, events: u64) {
     let followed = &outcome.followed;
     let completed = followed.iter().filter(|f| f.status.as_deref() == Some("completed")).count();
     let late = followed.iter().filter(|f| f.started.is_none_or(|t| t > outcome.start_at)).count();
     let timed_out = followed.iter().filter(|f| f.timed_out).count();
     let reconnections: u32 = followed.iter().map(|f| f.reconnections).sum();
     line("runs completed", format!("{completed} of {}", followed.len()));
+    let short: Vec<usize> =
+        followed.iter().map(|f| f.samples.len()).filter(|got| (*got as u64) < events).collect();
+    if !short.is_empty() {
+        let lost: u64 = short.iter().map(|got| events - *got as u64).sum();
+        println!(
+            "  {} runs reached their browser with fewer texts than their agent wrote: {lost} \
+             texts lost, the fewest a run delivered {}",
+            short.len(),
+            short.iter().min().expect("not empty")
+        );
+    }
     if late > 0 {
         println!(
             "  {late} agents started after the common start, so the runs did not all overlap; \
