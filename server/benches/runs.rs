@@ -269,7 +269,7 @@ impl Server {
                 None => seen.push((1, problem)),
             }
         }
-        seen.sort_by(|a, b| b.0.cmp(&a.0));
+        seen.sort_by_key(|(count, _)| std::cmp::Reverse(*count));
         seen
     }
 }
@@ -429,8 +429,11 @@ async fn measure(server: &Server, settings: &Settings, remote: &str) -> anyhow::
         followed.push(reader.await?);
     }
     sampler.abort();
-    let sampled = sampled.lock().expect("sampler lock");
-    let cpu = Cpu::now(server.pid())?.since(&cpu_before, sampled.sandbox_seconds());
+    let (peak_kb, sandbox_seconds) = {
+        let sampled = sampled.lock().expect("sampler lock");
+        (sampled.peak_kb, sampled.sandbox_seconds())
+    };
+    let cpu = Cpu::now(server.pid())?.since(&cpu_before, sandbox_seconds);
 
     let after = server.stored().await?;
     let stored =
@@ -438,7 +441,7 @@ async fn measure(server: &Server, settings: &Settings, remote: &str) -> anyhow::
     let memory = Memory {
         prepared_kb,
         idle_kb,
-        peak_kb: sampled.peak_kb,
+        peak_kb,
         high_water_kb: resident_kb(server.pid(), "VmHWM:")?,
     };
     let storing = storing_times(&server.database_url).await?;
