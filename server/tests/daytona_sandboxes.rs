@@ -17,10 +17,16 @@ const TOKEN: &str = "gho_octo";
 /// A server whose sandboxes live at a fake Daytona, the dev user's `octo-org/widgets` with a
 /// real repository behind it, and a branch `feature` of it.
 async fn with_branch() -> (TestApp, Arc<Mutex<Daytona>>, Browser, Value) {
+    with_branch_and(&[]).await
+}
+
+/// The same, with `extra` configuration on top.
+async fn with_branch_and(extra: &[(&str, &str)]) -> (TestApp, Arc<Mutex<Daytona>>, Browser, Value) {
     let daytona = Arc::new(Mutex::new(Daytona::new(API_KEY)));
     let address = fakes::daytona::spawn(daytona.clone(), "127.0.0.1:0").await.unwrap();
     let api_url = format!("http://{address}/api");
-    let config = [("DAYTONA_API_KEY", API_KEY), ("DAYTONA_API_URL", api_url.as_str())];
+    let mut config = vec![("DAYTONA_API_KEY", API_KEY), ("DAYTONA_API_URL", api_url.as_str())];
+    config.extend_from_slice(extra);
     let app = TestApp::start_with(SignIn::Dev, &config).await;
     let mut browser = app.browser();
     app.github_git_repository("octo-org", "widgets");
@@ -121,28 +127,8 @@ async fn an_agent_is_installed_inside_a_daytona_sandbox_and_works_there() {
     let models = fakes::models::World::shared("");
     let address = fakes::models::spawn(models.clone(), "127.0.0.1:0").await.unwrap();
     let models_url = format!("http://{address}");
-    let daytona = Arc::new(Mutex::new(Daytona::new(API_KEY)));
-    let address = fakes::daytona::spawn(daytona.clone(), "127.0.0.1:0").await.unwrap();
-    let api_url = format!("http://{address}/api");
-    let config = [
-        ("DAYTONA_API_KEY", API_KEY),
-        ("DAYTONA_API_URL", api_url.as_str()),
-        ("ANTHROPIC_BASE_URL", models_url.as_str()),
-    ];
-    let app = TestApp::start_with(SignIn::Dev, &config).await;
-    let mut browser = app.browser();
-    app.github_git_repository("octo-org", "widgets");
-    let repo =
-        browser.ok("add_github_repository", json!({ "full_name": "octo-org/widgets" })).await;
-    let branch = browser
-        .ok(
-            "create_branch",
-            json!({
-                "repository_id": repo["id"], "name": "feature", "base_branch": "main",
-                "agent": "claude-code", "model": "sonnet"
-            }),
-        )
-        .await;
+    let (_app, daytona, mut browser, branch) =
+        with_branch_and(&[("ANTHROPIC_BASE_URL", models_url.as_str())]).await;
     browser.form("set_agent_key", &[("kind", "anthropic"), ("value", "sk-ant-test")]).await;
     let prompt = "Create a file hello.txt containing hi from Daytona";
     let args = json!({
