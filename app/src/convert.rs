@@ -198,32 +198,15 @@ pub async fn conversation(
 ) -> domain::Result<crate::model::Conversation> {
     use crate::server_fns::runs::PAGE;
 
-    let branch = domain::branches::find_owned(&services.db, user_id, branch_id).await?;
-    // The newest event id first: whatever is stored after it reaches the page through
-    // its event stream.
-    let last_event_id = domain::runs::last_event_id(services, branch.id).await?;
-    let mut rows = domain::runs::messages(services, user_id, branch.id, before, PAGE + 1).await?;
-    let has_older = rows.len() as u64 > PAGE;
-    if has_older {
-        rows.remove(0);
-    }
-    let runs = domain::runs::pending(services, user_id, branch.id).await?;
-    let live = match runs.iter().find(|r| r.status == entity::RunStatus::Running) {
-        Some(running) => domain::runs::events_of_run(services, running.id)
-            .await?
-            .into_iter()
-            .filter(|e| e.id <= last_event_id)
-            .map(live_event)
-            .collect(),
-        None => Vec::new(),
-    };
+    let snapshot = domain::runs::snapshot(services, user_id, branch_id, before, PAGE).await?;
+    let branch = snapshot.branch;
     Ok(crate::model::Conversation {
         branch_id: branch.id,
-        messages: rows.into_iter().map(message_view).collect(),
-        has_older,
-        runs: runs.into_iter().map(run_view).collect(),
-        live,
-        last_event_id,
+        messages: snapshot.messages.into_iter().map(message_view).collect(),
+        has_older: snapshot.has_older,
+        runs: snapshot.pending.into_iter().map(run_view).collect(),
+        live: snapshot.live.into_iter().map(live_event).collect(),
+        last_event_id: snapshot.last_event_id,
         composer: crate::model::Composer {
             agent: agent_from_entity(branch.agent),
             model: branch.model,

@@ -13,7 +13,7 @@ use domain::auth::AuthSession;
 use domain::runs::{self, Live};
 use domain::{sandboxes, Services};
 use futures::stream::{self, Stream};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::AppState;
 
@@ -181,14 +181,28 @@ pub async fn events(
                     Err(_) => f.catch_up = true,
                     Ok(Ok(Live::Event(event))) if event.id > f.last => {
                         f.last = event.id;
-                        return Some((stream::iter(vec![run_event(&event)]), f));
+                        let mut batch = vec![run_event(&event)];
+                        // Whatever else is already waiting goes out with it, in one write.
+                        loop {
+                            match f.live.try_recv() {
+                                Ok(Live::Event(event)) if event.id > f.last => {
+                                    f.last = event.id;
+                                    batch.push(run_event(&event));
+                                }
+                                Ok(Live::Event(_)) => {}
+                                Ok(Live::Changed) => batch.push(changed()),
+                                Ok(Live::Stored) | Err(TryRecvError::Lagged(_)) => {
+                                    f.catch_up = true;
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        return Some((stream::iter(batch), f));
                     }
                     Ok(Ok(Live::Event(_))) => {}
                     Ok(Ok(Live::Stored)) => f.catch_up = true,
-                    Ok(Ok(Live::Changed)) => {
-                        let changed = Ok(Event::default().event("changed").data("{}"));
-                        return Some((stream::iter(vec![changed]), f));
-                    }
+                    Ok(Ok(Live::Changed)) => return Some((stream::iter(vec![changed()]), f)),
                     Ok(Err(RecvError::Lagged(_))) => f.catch_up = true,
                     Ok(Err(RecvError::Closed)) => return None,
                 }
@@ -228,6 +242,11 @@ pub async fn statuses(State(state): State<AppState>, auth: AuthSession) -> Respo
 #[derive(serde::Deserialize)]
 pub struct AfterQuery {
     after: Option<i64>,
+}
+
+/// Says that the branch's queue, loop or status changed; the page reads it again.
+fn changed() -> Result<Event, Infallible> {
+    Ok(Event::default().event("changed").data("{}"))
 }
 
 fn run_event(event: &runs::StoredEvent) -> Result<Event, Infallible> {

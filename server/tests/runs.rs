@@ -11,7 +11,7 @@ use entity::credential;
 use sea_orm::EntityTrait;
 use serde_json::json;
 use support::runs::{data_lines, kinds, replies, AgentTest, MODEL_KEY};
-use support::sandbox::{process_running, run};
+use support::sandbox::{new_branch, process_running, run};
 
 /// Installing an agent on first use and preparing the sandbox take a while.
 const FIRST_RUN: Duration = Duration::from_secs(240);
@@ -144,6 +144,35 @@ async fn a_prompt_sent_during_a_run_waits_its_turn_and_can_be_taken_off_the_queu
 
     let started = test.browser.call("remove_queued", json!({ "run_id": second["id"] })).await;
     assert_eq!(started.status, StatusCode::CONFLICT, "a run that has started is not queued");
+}
+
+#[tokio::test]
+async fn runs_on_several_branches_at_once_each_keep_their_own_events_in_order() {
+    let mut test = AgentTest::start().await;
+    let repo = json!({ "id": test.branch["repository_id"] });
+    let mut branches = vec![test.branch.clone()];
+    for name in ["second", "third", "fourth"] {
+        branches.push(test.browser.ok("create_branch", new_branch(&repo, name)).await);
+    }
+    for (n, branch) in branches.iter().enumerate() {
+        test.branch = branch.clone();
+        test.send("claude-code", "sonnet", &format!("Say: the reply of branch {n}")).await;
+    }
+    for (n, branch) in branches.iter().enumerate() {
+        test.branch = branch.clone();
+        let conversation = test.settle(FIRST_RUN).await;
+        assert_eq!(replies(&conversation), [format!("the reply of branch {n}")]);
+        let events = test.events(0, None).await;
+        let stored: Vec<_> = events.iter().filter(|e| e.id.is_some()).collect();
+        let ids: Vec<i64> = stored.iter().map(|e| e.id.unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids rise: {ids:?}");
+        let numbers: Vec<i64> = stored.iter().map(|e| e.data["seq"].as_i64().unwrap()).collect();
+        assert_eq!(numbers, (0..stored.len() as i64).collect::<Vec<_>>(), "none missing");
+        let run_id = &stored[0].data["run_id"];
+        assert!(stored.iter().all(|e| &e.data["run_id"] == run_id), "only this branch's run");
+        assert_eq!(stored[0].kind(), "run_started");
+        assert_eq!(stored.last().unwrap().kind(), "run_finished");
+    }
 }
 
 #[tokio::test]

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, TransactionTrait,
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, IsolationLevel, TransactionTrait,
 };
 
 /// Connects to `url` (SQLite or PostgreSQL) and applies any pending migrations.
@@ -22,8 +22,13 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
     if is_sqlite {
-        // Writers queue for the lock instead of failing while another one commits.
-        options.map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::from_secs(30)));
+        // Writers queue for the lock instead of failing while another one commits. In WAL
+        // mode, `NORMAL` syncs at checkpoints rather than at every commit: a crash of the
+        // server loses nothing committed, a power cut at most the last commits.
+        options.map_sqlx_sqlite_opts(|o| {
+            o.busy_timeout(Duration::from_secs(30))
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+        });
     }
     if is_sqlite {
         // Migrations on SQLite run outside a transaction, one statement at a time; on a
@@ -57,4 +62,19 @@ pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr
         txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0").await?;
     }
     Ok(txn)
+}
+
+/// Begins a transaction that only reads, and sees the database as it was at one moment:
+/// what it reads in several queries fits together even while runs are writing.
+///
+/// SQLite in WAL mode gives a deferred transaction a snapshot from its first read; on
+/// PostgreSQL that takes repeatable read, as read committed snapshots each statement.
+pub async fn begin_read(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+                .await
+        }
+        _ => db.begin().await,
+    }
 }

@@ -430,6 +430,14 @@ async fn begin_creation(
     replaces: Option<sandbox::Model>,
 ) -> Result<sandbox::Model> {
     let repository = repositories::find_owned(&services.db, user_id, branch.repository_id).await?;
+    // The plan reads the user's token and settings through the pool, so it is made before
+    // the transaction: on SQLite that holds the only write lock, and a read waiting for a
+    // pool connection while it does could wait on the very writers queued behind it.
+    let planned_for = user::Entity::find_by_id(user_id)
+        .one(&services.db)
+        .await?
+        .ok_or(Error::NotFound("user"))?;
+    let plan = Plan::new(services, &planned_for, &repository, branch).await?;
     let txn = crate::db::begin(&services.db).await?;
     let mut users_query = user::Entity::find_by_id(user_id);
     if txn.get_database_backend() == DbBackend::Postgres {
@@ -449,7 +457,6 @@ async fn begin_creation(
         )));
     }
 
-    let plan = Plan::new(services, &user, &repository, branch).await?;
     let now = services.clock.now();
     let row = sandbox::ActiveModel {
         branch_id: Set(branch.id),

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use agents::{Agent, Tools};
 use chrono::Utc;
-use entity::{branch, message, run, run_event, BranchStatus, MessageRole, RunStatus};
+use entity::{branch, message, run, BranchStatus, MessageRole, RunStatus};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -23,8 +23,9 @@ use sea_orm::{
 };
 use tokio_util::sync::CancellationToken;
 
+use super::recorder::Batch;
 use super::reply::{says_finished, Reply};
-use super::{from_entity, queue, Live, RunEvent, RunNote, StoredEvent, CONTINUE_PROMPT};
+use super::{from_entity, queue, RunEvent, RunNote, CONTINUE_PROMPT};
 use crate::sandbox::{AgentTools, Chunk, Command, Exit};
 use crate::{credentials, repositories, sandboxes, Error, Result, Services};
 
@@ -111,13 +112,12 @@ fn spawn(services: Services, run: run::Model, start: Start) {
     }
     tokio::spawn(async move {
         let (run_id, branch_id) = (run.id, run.branch_id);
-        let lease = keep_lease(services.clone(), run_id, token.clone());
+        keep_leases(&services);
         let mut driver = Driver::new(&services, run, token);
         if let Err(e) = driver.carry_out(start).await {
             tracing::error!(run_id, error = %e, "a run failed inside the engine");
             let _ = driver.finish(RunStatus::Error, Some(e.to_string())).await;
         }
-        lease.cancel();
         services.runs.active.lock().expect("runs lock").remove(&run_id);
         if let Err(e) = dispatch(&services, branch_id).await {
             tracing::error!(branch_id, error = %e, "could not start the next queued run");
@@ -125,39 +125,55 @@ fn spawn(services: Services, run: run::Model, start: Start) {
     });
 }
 
-/// Renews the run's lease while its task lives; cancels the task's token when the user
-/// asked (through any instance) to stop the run. Returns a token that ends the renewal.
-fn keep_lease(services: Services, run_id: i64, run_token: CancellationToken) -> CancellationToken {
-    let done = CancellationToken::new();
-    let stop = done.clone();
-    tokio::spawn(async move {
-        let period = services.runs.settings.lease / 3;
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(period) => {}
+/// Renews the leases of every run this instance carries out, and cancels those the user
+/// asked (through any instance) to stop. One task and two statements per period for the
+/// whole instance, however many runs it carries out. Started with the first run.
+fn keep_leases(services: &Services) {
+    let runs = &services.runs;
+    runs.leases_kept.get_or_init(|| {
+        tokio::spawn(renew_leases(services.clone()));
+    });
+}
+
+async fn renew_leases(services: Services) {
+    let period = services.runs.settings.lease / 3;
+    let me = services.runs.instance.to_string();
+    loop {
+        tokio::time::sleep(period).await;
+        if services.runs.active_count() == 0 {
+            continue;
+        }
+        let renewed = run::Entity::update_many()
+            .col_expr(run::Column::LeaseExpiresAt, Expr::value(Some(lease_end(&services))))
+            .filter(run::Column::LeaseOwner.eq(me.clone()))
+            .filter(run::Column::Status.eq(RunStatus::Running))
+            .exec(&services.db)
+            .await;
+        if let Err(e) = renewed {
+            tracing::warn!(error = %e, "could not renew the leases of this instance's runs");
+            continue;
+        }
+        let held = run::Entity::find()
+            .filter(run::Column::LeaseOwner.eq(me.clone()))
+            .filter(run::Column::Status.eq(RunStatus::Running))
+            .all(&services.db)
+            .await;
+        let held = match held {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read this instance's runs");
+                continue;
             }
-            let renewed = run::Entity::update_many()
-                .col_expr(run::Column::LeaseExpiresAt, Expr::value(Some(lease_end(&services))))
-                .filter(run::Column::Id.eq(run_id))
-                .filter(run::Column::LeaseOwner.eq(services.runs.instance.to_string()))
-                .exec(&services.db)
-                .await;
-            match renewed {
-                Ok(r) if r.rows_affected == 0 => {
-                    tracing::warn!(run_id, "lost the lease on a run");
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(run_id, error = %e, "could not renew a run's lease"),
-            }
-            if let Ok(Some(row)) = run::Entity::find_by_id(run_id).one(&services.db).await {
-                if row.cancel_requested {
-                    run_token.cancel();
-                }
+        };
+        let active = services.runs.active.lock().expect("runs lock").clone();
+        for (run_id, token) in active {
+            match held.iter().find(|r| r.id == run_id) {
+                Some(row) if row.cancel_requested => token.cancel(),
+                Some(_) => {}
+                None => tracing::warn!(run_id, "lost the lease on a run"),
             }
         }
-    });
-    done
+    }
 }
 
 /// Asks for the run to stop, wherever it is carried out.
@@ -330,44 +346,25 @@ impl<'a> Driver<'a> {
         {
             return Ok(());
         }
-        let now = Utc::now();
-        let txn = crate::db::begin(&self.services.db).await?;
-        let mut stored = Vec::with_capacity(self.pending.len());
-        for event in self.pending.drain(..) {
-            let payload =
-                serde_json::to_value(&event).map_err(|e| Error::Internal(e.to_string()))?;
-            let row = run_event::ActiveModel {
-                run_id: Set(self.run.id),
-                branch_id: Set(self.run.branch_id),
-                seq: Set(self.seq),
-                kind: Set(event.kind()),
-                payload: Set(payload),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
-            self.seq += 1;
-            stored.push(StoredEvent { id: row.id, run_id: row.run_id, seq: row.seq, event });
+        let events = std::mem::take(&mut self.pending);
+        let count = events.len() as i64;
+        let batch = Batch {
+            run_id: self.run.id,
+            branch_id: self.run.branch_id,
+            user_id: self.run.user_id,
+            first_seq: self.seq,
+            events,
+            offset: self.offset,
+            session: session.clone(),
+        };
+        if let Err(not_stored) = self.services.runs.recorder.store(self.services, batch).await {
+            // Kept for the next try (the run's end stores them with its last word).
+            self.pending = not_stored.events;
+            return Err(not_stored.error);
         }
-        run::Entity::update_many()
-            .col_expr(run::Column::LogOffset, Expr::value(self.offset))
-            .col_expr(run::Column::SessionId, Expr::value(session.clone()))
-            .filter(run::Column::Id.eq(self.run.id))
-            .exec(&txn)
-            .await?;
-        if !stored.is_empty() {
-            super::relay::stored(self.services, &txn, self.run.user_id, self.run.branch_id).await?;
-        }
-        txn.commit().await?;
-        let stats = &self.services.runs.stats;
-        stats.events.fetch_add(stored.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        stats.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.seq += count;
         self.stored_offset = self.offset;
         self.session_stored = session;
-        for event in stored {
-            self.services.runs.hub.publish(self.run.branch_id, Live::Event(event.into()));
-        }
         Ok(())
     }
 
@@ -482,6 +479,10 @@ impl<'a> Driver<'a> {
                 }
             }
         };
+        // The output stream may stop short of the end: a sandbox lets go of a command's
+        // output soon after the command ends, and under load that can be before the last
+        // lines came through. The log holds all of it.
+        continue_with_rest(self, &sandbox.provider_id).await?;
         let code = match exit {
             Exit::Code(_) => self.exit_code(&sandbox.provider_id).await,
             _ => None,

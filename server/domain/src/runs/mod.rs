@@ -15,6 +15,7 @@
 
 mod engine;
 pub mod hub;
+mod recorder;
 pub mod relay;
 pub mod reply;
 
@@ -26,7 +27,8 @@ use agents::Agent;
 use chrono::Utc;
 use entity::{branch, message, run, run_event, MessageRole, RunStatus};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -94,6 +96,9 @@ pub struct Runs {
     pub instance: Arc<str>,
     /// What this instance has stored, for operators and the benchmark.
     pub stats: Arc<Stats>,
+    recorder: recorder::Recorder,
+    /// Set once the task renewing this instance's leases runs.
+    leases_kept: Arc<std::sync::OnceLock<()>>,
     active: Arc<Mutex<HashMap<i64, CancellationToken>>>,
 }
 
@@ -113,6 +118,8 @@ impl Runs {
             hub: Hub::default(),
             instance: uuid::Uuid::new_v4().simple().to_string().into(),
             stats: Default::default(),
+            recorder: Default::default(),
+            leases_kept: Default::default(),
             active: Default::default(),
         }
     }
@@ -164,15 +171,6 @@ pub enum RunNote {
         status: RunStatus,
         error: Option<String>,
     },
-}
-
-impl RunEvent {
-    fn kind(&self) -> String {
-        match serde_json::to_value(self).ok().as_ref().and_then(|v| v.get("kind")) {
-            Some(serde_json::Value::String(kind)) => kind.clone(),
-            _ => "unknown".into(),
-        }
-    }
 }
 
 impl StoredEvent {
@@ -398,14 +396,61 @@ pub async fn events_of_branch_after(
     Ok(rows.into_iter().filter_map(StoredEvent::from_row).collect())
 }
 
-/// The id of the branch's newest event, 0 when it has none.
-pub async fn last_event_id(services: &Services, branch_id: i64) -> Result<i64> {
-    let newest = run_event::Entity::find()
-        .filter(run_event::Column::BranchId.eq(branch_id))
+/// A branch's conversation as it stood at one moment: a page of messages, the runs not
+/// yet ended, the running one's events so far, and the newest event id, after which the
+/// event stream goes on. Read in one snapshot, so that a run ending meanwhile shows
+/// either as running or as its reply, never as neither.
+pub struct Snapshot {
+    pub branch: branch::Model,
+    pub messages: Vec<message::Model>,
+    /// More messages come before the page.
+    pub has_older: bool,
+    pub pending: Vec<run::Model>,
+    pub live: Vec<StoredEvent>,
+    pub last_event_id: i64,
+}
+
+/// The branch's conversation: the `limit` messages before message `before` (the newest
+/// when `None`), and what is under way.
+pub async fn snapshot(
+    services: &Services,
+    user_id: i64,
+    branch_id: i64,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Snapshot> {
+    let txn = crate::db::begin_read(&services.db).await?;
+    let branch = branches::find_owned(&txn, user_id, branch_id).await?;
+    let last_event_id = run_event::Entity::find()
+        .filter(run_event::Column::BranchId.eq(branch.id))
         .order_by_desc(run_event::Column::Id)
-        .one(&services.db)
+        .one(&txn)
+        .await?
+        .map_or(0, |e| e.id);
+    let mut messages = page_of_messages(&txn, branch.id, before, limit + 1).await?;
+    let has_older = messages.len() as u64 > limit;
+    if has_older {
+        messages.remove(0);
+    }
+    let pending = run::Entity::find()
+        .filter(run::Column::BranchId.eq(branch.id))
+        .filter(run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
+        .order_by_asc(run::Column::Id)
+        .all(&txn)
         .await?;
-    Ok(newest.map_or(0, |e| e.id))
+    let live = match pending.iter().find(|r| r.status == RunStatus::Running) {
+        Some(running) => run_event::Entity::find()
+            .filter(run_event::Column::RunId.eq(running.id))
+            .order_by_asc(run_event::Column::Seq)
+            .all(&txn)
+            .await?
+            .into_iter()
+            .filter_map(StoredEvent::from_row)
+            .collect(),
+        None => Vec::new(),
+    };
+    txn.commit().await?;
+    Ok(Snapshot { branch, messages, has_older, pending, live, last_event_id })
 }
 
 /// The events of one run, in order.
@@ -418,17 +463,6 @@ pub async fn events_of_run(services: &Services, run_id: i64) -> Result<Vec<Store
     Ok(rows.into_iter().filter_map(StoredEvent::from_row).collect())
 }
 
-/// The branch's runs that have not ended (the running one and the queue), oldest first.
-pub async fn pending(services: &Services, user_id: i64, branch_id: i64) -> Result<Vec<run::Model>> {
-    let branch = branches::find_owned(&services.db, user_id, branch_id).await?;
-    Ok(run::Entity::find()
-        .filter(run::Column::BranchId.eq(branch.id))
-        .filter(run::Column::Status.is_in([RunStatus::Queued, RunStatus::Running]))
-        .order_by_asc(run::Column::Id)
-        .all(&services.db)
-        .await?)
-}
-
 /// A page of the branch's conversation: the `limit` messages before message `before`
 /// (the newest when `None`), oldest first.
 pub async fn messages(
@@ -439,11 +473,20 @@ pub async fn messages(
     limit: u64,
 ) -> Result<Vec<message::Model>> {
     let branch = branches::find_owned(&services.db, user_id, branch_id).await?;
-    let mut query = message::Entity::find().filter(message::Column::BranchId.eq(branch.id));
+    page_of_messages(&services.db, branch.id, before, limit).await
+}
+
+async fn page_of_messages(
+    db: &impl ConnectionTrait,
+    branch_id: i64,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<message::Model>> {
+    let mut query = message::Entity::find().filter(message::Column::BranchId.eq(branch_id));
     if let Some(before) = before {
         query = query.filter(message::Column::Id.lt(before));
     }
-    let mut page = query.order_by_desc(message::Column::Id).limit(limit).all(&services.db).await?;
+    let mut page = query.order_by_desc(message::Column::Id).limit(limit).all(db).await?;
     page.reverse();
     Ok(page)
 }

@@ -16,55 +16,52 @@ use crate::{Result, Services};
 
 const CHANNEL: &str = "upstream_runs";
 
-/// What one instance tells the others.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Word {
-    /// Events of the branch were stored.
-    Stored,
-    /// The branch's queue, loop or status changed.
-    Changed,
-}
+/// A notice's payload stays well under PostgreSQL's limit of 8000 bytes.
+const MAX_PAYLOAD: usize = 7000;
 
-/// Tells the other instances, when the transaction `db` commits, that `branch_id` (of
-/// `user_id`) has news.
+/// Tells the other instances, when the transaction `db` commits, that the branches
+/// (as `(user_id, branch_id)`) have news: `stored` events, or `changed` state.
+///
+/// A notice reads `<instance> <word> <user> <branch> [<user> <branch> …]`.
 async fn notify(
     services: &Services,
     db: &impl ConnectionTrait,
-    word: Word,
-    user_id: i64,
-    branch_id: i64,
+    word: &str,
+    branches: &[(i64, i64)],
 ) -> Result<()> {
-    if db.get_database_backend() != DbBackend::Postgres {
+    if db.get_database_backend() != DbBackend::Postgres || branches.is_empty() {
         return Ok(());
     }
-    let word = match word {
-        Word::Stored => "stored",
-        Word::Changed => "changed",
-    };
-    let payload = format!("{} {word} {user_id} {branch_id}", services.runs.instance);
-    db.execute(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_notify($1, $2)",
-        [CHANNEL.into(), payload.into()],
-    ))
-    .await?;
+    let head = format!("{} {word}", services.runs.instance);
+    let mut payload = head.clone();
+    for (i, (user_id, branch_id)) in branches.iter().enumerate() {
+        payload.push_str(&format!(" {user_id} {branch_id}"));
+        if payload.len() > MAX_PAYLOAD || i + 1 == branches.len() {
+            db.execute(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [CHANNEL.into(), std::mem::replace(&mut payload, head.clone()).into()],
+            ))
+            .await?;
+        }
+    }
     Ok(())
 }
 
-/// Within the transaction storing a branch's events: the others hear of them at commit.
+/// Within the transaction storing events of the branches: the others hear of them at
+/// commit.
 pub(super) async fn stored(
     services: &Services,
     txn: &impl ConnectionTrait,
-    user_id: i64,
-    branch_id: i64,
+    branches: &[(i64, i64)],
 ) -> Result<()> {
-    notify(services, txn, Word::Stored, user_id, branch_id).await
+    notify(services, txn, "stored", branches).await
 }
 
 /// Tells this instance's followers and the other instances that the branch changed.
 pub(crate) async fn changed(services: &Services, user_id: i64, branch_id: i64) {
     services.runs.hub.changed(user_id, branch_id);
-    if let Err(e) = notify(services, &services.db, Word::Changed, user_id, branch_id).await {
+    if let Err(e) = notify(services, &services.db, "changed", &[(user_id, branch_id)]).await {
         tracing::warn!(branch_id, error = %e, "could not tell the other instances of a change");
     }
 }
@@ -90,21 +87,18 @@ async fn listen(services: &Services) -> std::result::Result<(), sea_orm::sqlx::E
     loop {
         let notice = listener.recv().await?;
         let mut parts = notice.payload().split(' ');
-        let (Some(from), Some(word), Some(user), Some(branch)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
+        let (Some(from), Some(word)) = (parts.next(), parts.next()) else { continue };
         if from == &*services.runs.instance {
             continue;
         }
-        let (Ok(user_id), Ok(branch_id)) = (user.parse::<i64>(), branch.parse::<i64>()) else {
-            continue;
-        };
-        match word {
-            "stored" => services.runs.hub.publish(branch_id, Live::Stored),
-            "changed" => services.runs.hub.changed(user_id, branch_id),
-            _ => {}
+        let numbers: Vec<i64> = parts.filter_map(|n| n.parse().ok()).collect();
+        for pair in numbers.chunks_exact(2) {
+            let (user_id, branch_id) = (pair[0], pair[1]);
+            match word {
+                "stored" => services.runs.hub.publish(branch_id, Live::Stored),
+                "changed" => services.runs.hub.changed(user_id, branch_id),
+                _ => {}
+            }
         }
     }
 }
