@@ -7,6 +7,7 @@ pub mod components;
 pub mod convert;
 pub mod error;
 pub mod model;
+pub mod page_stream;
 pub mod server_fns;
 pub mod theme;
 

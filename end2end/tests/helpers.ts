@@ -23,13 +23,14 @@ export async function openWorkspace(page: Page, path = "/") {
 /**
  * Opens a branch's page and waits until its conversation and sandbox panels can be used:
  * their code loads after the rest of the page, and `body[data-hydrated]` comes before it.
- * The sandbox panel follows its sandbox's stream once it is awake.
+ * The page's one event stream then follows the branch.
  */
 export async function openBranch(page: Page, path: string) {
-  const sandboxFollowed = page.waitForRequest(/\/streams\/branches\/\d+\/sandbox$/);
+  const followed = page.waitForRequest(/\/streams\/page\?branch=\d+&after=\d+$/);
   await openWorkspace(page, path);
   await page.locator('[data-testid="conversation"][data-hydrated]').waitFor();
-  await sandboxFollowed;
+  await page.locator('[data-testid="sandbox"][data-hydrated]').waitFor();
+  await followed;
 }
 
 /** The sidebar entry of a repository. */

@@ -142,6 +142,26 @@ test("a second page on the same branch sees the same run as it happens", async (
   await elsewhere.close();
 });
 
+test("three pages open on branches still leave the browser connections to work with", async ({
+  page,
+}) => {
+  // A browser opens at most six connections to a server over plain HTTP/1.1; each page
+  // holds one stream open, and the third page must still load and send.
+  test.setTimeout(FIRST_RUN);
+  const branch = await newBranch(page.request, "run-three-pages");
+  const pages = [page, await page.context().newPage(), await page.context().newPage()];
+  for (const view of pages) {
+    await openBranch(view, branch.path);
+  }
+  await promptBox(pages[2]).fill("Say: sent from the third page");
+  await promptBox(pages[2]).press("Enter");
+  for (const view of pages) {
+    await expect(replies(view)).toContainText("sent from the third page", {
+      timeout: FIRST_RUN - 30_000,
+    });
+  }
+});
+
 test("a long run is stopped with the Stop button and shows as stopped", async ({ page }) => {
   test.setTimeout(FIRST_RUN);
   const branch = await newBranch(page.request, "run-stop");

@@ -47,10 +47,7 @@ const P99_TARGET_MS: f64 = 50.0;
 const THROUGHPUT_TARGET: f64 = 50_000.0;
 /// Branches created at once.
 const SETUP_PARALLELISM: usize = 8;
-/// Sandboxes prepared at once. A start holds a SQLite transaction while it reads from the
-/// pool of four connections; with more preparations writing their steps meanwhile, each
-/// holding a connection while it waits for the lock, the start finds none free and fails
-/// after the pool's 10 s timeout. Three at once leave it a connection.
+/// Sandboxes prepared at once: each is a clone, and set-up is not what is measured.
 const SANDBOX_PARALLELISM: usize = 3;
 /// Prompts in flight at once.
 const PROMPT_PARALLELISM: usize = 16;

@@ -1,5 +1,6 @@
-//! Server-sent event streams: a branch's run events, a branch's sandbox as it changes, and
-//! a command's output as it comes. Each event's data is JSON.
+//! Server-sent event streams: what a page of the workspace follows (branch statuses, a
+//! branch's run events and its sandbox's state, all on one connection), a branch's run
+//! events alone, and a command's output as it comes.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use domain::auth::AuthSession;
 use domain::runs::{self, Live};
 use domain::{sandboxes, Services};
-use futures::stream::{self, Stream};
+use futures::stream::{self, Stream, StreamExt};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::AppState;
@@ -21,25 +22,16 @@ use crate::AppState;
 /// instance (changes made by this one arrive at once).
 const REREAD: Duration = Duration::from_secs(2);
 
-/// `GET /streams/branches/{id}/sandbox`: the sandbox now, then each time it changes.
-pub async fn sandbox(
-    State(state): State<AppState>,
-    auth: AuthSession,
-    Path(branch_id): Path<i64>,
-) -> Response {
-    let Some(user) = auth.user else { return StatusCode::UNAUTHORIZED.into_response() };
-    let services = state.services.clone();
+/// The branch's sandbox now (`first`), then each time it changes, as `sandbox` events.
+fn sandbox_states(
+    services: Services,
+    user_id: i64,
+    branch_id: i64,
+    first: String,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send {
+    // Changes made by this instance arrive at once; another instance's are found by the
+    // periodic read.
     let changes = services.changes.subscribe();
-    let first = match current(&services, user.id, branch_id).await {
-        Ok(json) => json,
-        Err(domain::Error::NotFound(what)) => {
-            return (StatusCode::NOT_FOUND, format!("{what} not found")).into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, branch_id, "sandbox stream failed to start");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
     struct Watch {
         services: Services,
         changes: tokio::sync::broadcast::Receiver<i64>,
@@ -48,8 +40,7 @@ pub async fn sandbox(
         last: Option<String>,
         pending: Option<String>,
     }
-    let watch =
-        Watch { services, changes, user_id: user.id, branch_id, last: None, pending: Some(first) };
+    let watch = Watch { services, changes, user_id, branch_id, last: None, pending: Some(first) };
     let events = stream::unfold(watch, |mut w| async move {
         loop {
             if let Some(json) = w.pending.take() {
@@ -80,7 +71,7 @@ pub async fn sandbox(
             }
         }
     });
-    sse(events)
+    events
 }
 
 async fn current(services: &Services, user_id: i64, branch_id: i64) -> domain::Result<String> {
@@ -118,10 +109,8 @@ pub async fn command(
 /// How many stored events one database read sends.
 const PAGE: u64 = 500;
 
-/// `GET /streams/branches/{id}/events`: the branch's run events after the client's
-/// `Last-Event-ID` (or `?after=`), then each new one as it is stored. Each carries its id,
-/// so a client that reconnects misses none and sees none twice. `changed` events (no id)
-/// say that the branch's queue, loop or status changed.
+/// `GET /streams/branches/{id}/events`: the branch's run events alone (see
+/// [`branch_events`]), for clients other than the app's pages.
 pub async fn events(
     State(state): State<AppState>,
     auth: AuthSession,
@@ -132,19 +121,72 @@ pub async fn events(
     let Some(user) = auth.user else { return StatusCode::UNAUTHORIZED.into_response() };
     let services = state.services.clone();
     if let Err(e) = domain::branches::find_owned(&services.db, user.id, branch_id).await {
-        return match e {
-            domain::Error::NotFound(what) => {
-                (StatusCode::NOT_FOUND, format!("{what} not found")).into_response()
-            }
-            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        };
+        return refusal(e);
     }
-    let after = headers
+    sse(branch_events(services, branch_id, after(&headers, query.after)))
+}
+
+/// `GET /streams/page?branch=&after=`: everything a page of the workspace follows, on one
+/// connection (over HTTP/1.1 a browser opens at most six to a server, and a user often has
+/// several pages open): each time one of the user's branches changes, its status line
+/// (unnamed events, see [`status_lines`]); and with `branch`, that branch's run events
+/// ([`branch_events`]) and its sandbox's state ([`sandbox_states`]).
+pub async fn page(
+    State(state): State<AppState>,
+    auth: AuthSession,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(user) = auth.user else { return StatusCode::UNAUTHORIZED.into_response() };
+    let services = state.services.clone();
+    let statuses = status_lines(services.clone(), user.id).boxed();
+    let Some(branch_id) = query.branch else { return sse(statuses) };
+    let first = match current(&services, user.id, branch_id).await {
+        Ok(json) => json,
+        Err(e) => return refusal(e),
+    };
+    let events = branch_events(services.clone(), branch_id, after(&headers, query.after)).boxed();
+    let sandbox = sandbox_states(services, user.id, branch_id, first).boxed();
+    sse(stream::select_all([statuses, events, sandbox]))
+}
+
+#[derive(serde::Deserialize)]
+pub struct PageQuery {
+    branch: Option<i64>,
+    after: Option<i64>,
+}
+
+fn refusal(error: domain::Error) -> Response {
+    match error {
+        domain::Error::NotFound(what) => {
+            (StatusCode::NOT_FOUND, format!("{what} not found")).into_response()
+        }
+        e => {
+            tracing::error!(error = %e, "a stream failed to start");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Where a branch's events resume: after the `Last-Event-ID` a reconnecting browser sends,
+/// else after `after`, else from the start.
+fn after(headers: &HeaderMap, after: Option<i64>) -> i64 {
+    headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok())
-        .or(query.after)
-        .unwrap_or(0);
+        .or(after)
+        .unwrap_or(0)
+}
+
+/// The branch's run events after `after`, then each new one as it is stored, as `run`
+/// events. Each carries its id, so a client that reconnects misses none and sees none
+/// twice. `changed` events (no id) say that the branch's queue, loop or status changed.
+fn branch_events(
+    services: Services,
+    branch_id: i64,
+    after: i64,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send {
     // Follow first, then read: whatever is stored meanwhile arrives one way or the other,
     // and the id check drops the second copy.
     let live = services.runs.hub.follow(branch_id);
@@ -208,24 +250,25 @@ pub async fn events(
                 }
             }
         });
-    sse(futures::StreamExt::flatten(events))
+    events.flatten()
 }
 
-/// `GET /streams/statuses`: each time one of the user's branches changes (a run starts or
-/// ends, it is read), one line `branch_id status unread`, e.g. `12 running 0`. Plain text
+/// Each time one of the user's branches changes (a run starts or ends, it is read), one
+/// line `branch_id status unread`, e.g. `12 running 0`, as an unnamed event. Plain text
 /// rather than JSON keeps the sidebar's listener small.
-pub async fn statuses(State(state): State<AppState>, auth: AuthSession) -> Response {
-    let Some(user) = auth.user else { return StatusCode::UNAUTHORIZED.into_response() };
-    let services = state.services.clone();
+fn status_lines(
+    services: Services,
+    user_id: i64,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send {
     let changes = services.runs.hub.follow_all();
-    let events = stream::unfold((services, changes), move |(services, mut changes)| async move {
+    stream::unfold((services, changes), move |(services, mut changes)| async move {
         loop {
             let branch_id = match changes.recv().await {
-                Ok((owner, branch_id)) if owner == user.id => branch_id,
+                Ok((owner, branch_id)) if owner == user_id => branch_id,
                 Ok(_) | Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return None,
             };
-            let Ok(branch) = domain::branches::find_owned(&services.db, user.id, branch_id).await
+            let Ok(branch) = domain::branches::find_owned(&services.db, user_id, branch_id).await
             else {
                 continue;
             };
@@ -235,8 +278,7 @@ pub async fn statuses(State(state): State<AppState>, auth: AuthSession) -> Respo
             let event = Ok::<_, Infallible>(Event::default().data(line));
             return Some((event, (services, changes)));
         }
-    });
-    sse(events)
+    })
 }
 
 #[derive(serde::Deserialize)]

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use entity::credential;
+use http_body_util::BodyExt;
 use sea_orm::EntityTrait;
 use serde_json::json;
-use support::runs::{data_lines, kinds, replies, AgentTest, MODEL_KEY};
+use support::runs::{data_lines, kinds, parse_sse, replies, AgentTest, MODEL_KEY};
 use support::sandbox::{new_branch, process_running, run};
 
 /// Installing an agent on first use and preparing the sandbox take a while.
@@ -284,9 +285,38 @@ async fn agent_keys_are_sealed_and_shown_back_only_by_their_last_characters() {
 }
 
 #[tokio::test]
+async fn a_branch_page_follows_statuses_run_events_and_its_sandbox_on_one_connection() {
+    let mut test = AgentTest::start().await;
+    let id = test.branch_id();
+    let mut body = test.open_stream(&format!("/streams/page?branch={id}")).await;
+    test.send("claude-code", "sonnet", "Say: all on one line").await;
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + FIRST_RUN;
+    while !text.contains(&format!("data: {id} idle 1")) {
+        let frame = tokio::time::timeout_at(deadline, body.frame()).await;
+        let frame = frame.expect("the run ends within the limit").unwrap().unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    let events = parse_sse(&text);
+    let states: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event == "sandbox")
+        .map(|e| e.data["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.first(), Some(&"none"), "the sandbox as it was: {states:?}");
+    assert_eq!(states.last(), Some(&"running"), "started for the run: {states:?}");
+    let kinds = kinds(&events);
+    assert_eq!(kinds.first().map(String::as_str), Some("run_started"));
+    assert_eq!(kinds.last().map(String::as_str), Some("run_finished"));
+    assert!(text.contains(&format!("data: {id} running 0")), "{text}");
+}
+
+#[tokio::test]
 async fn the_status_stream_shows_a_branch_running_then_unread_until_it_is_opened() {
     let mut test = AgentTest::start().await;
-    let body = test.open_stream("/streams/statuses").await;
+    let body = test.open_stream("/streams/page").await;
     let reader = tokio::spawn(data_lines(body, Duration::from_secs(4)));
     test.send("claude-code", "sonnet", "Say: done here").await;
     let id = test.branch_id();
@@ -305,7 +335,7 @@ async fn the_status_stream_shows_a_branch_running_then_unread_until_it_is_opened
     assert!(running.is_some() && finished.is_some() && running < finished, "{lines:?}");
 
     // Opening the branch reads it.
-    let body = test.open_stream("/streams/statuses").await;
+    let body = test.open_stream("/streams/page").await;
     let reader = tokio::spawn(data_lines(body, Duration::from_secs(1)));
     test.conversation().await;
     let lines = reader.await.unwrap();

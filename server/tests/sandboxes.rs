@@ -337,11 +337,10 @@ async fn repository_variables_reach_commands_but_never_travel_back() {
 }
 
 #[tokio::test]
-async fn the_sandbox_stream_sends_the_state_now_and_each_change() {
+async fn the_page_stream_sends_the_sandbox_state_now_and_each_change() {
     let (app, mut browser, _repo, branch) = with_branch().await;
-    let mut request = Request::get(format!("/streams/branches/{}/sandbox", branch["id"]))
-        .body(Body::empty())
-        .unwrap();
+    let mut request =
+        Request::get(format!("/streams/page?branch={}", branch["id"])).body(Body::empty()).unwrap();
     let cookies: Vec<String> = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
     request.headers_mut().insert("cookie", cookies.join("; ").parse().unwrap());
     let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.unwrap();
@@ -354,6 +353,10 @@ async fn the_sandbox_stream_sends_the_state_now_and_each_change() {
         loop {
             if let Some(end) = seen.find("\n\n") {
                 let event: String = seen.drain(..end + 2).collect();
+                // The page's stream also carries the branch's run events and statuses.
+                if !event.lines().any(|l| l == "event: sandbox") {
+                    continue;
+                }
                 if let Some(data) = event.lines().find_map(|l| l.strip_prefix("data: ")) {
                     return serde_json::from_str(data).unwrap();
                 }
@@ -412,7 +415,7 @@ async fn another_users_sandbox_and_commands_are_not_found() {
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     let stream = stranger.get(&format!("/streams/commands/{}", id.as_str().unwrap())).await;
     assert_eq!(stream.status, StatusCode::NOT_FOUND);
-    let stream = stranger.get(&format!("/streams/branches/{}/sandbox", branch["id"])).await;
+    let stream = stranger.get(&format!("/streams/page?branch={}", branch["id"])).await;
     assert_eq!(stream.status, StatusCode::NOT_FOUND);
 }
 

@@ -79,6 +79,17 @@ fn BranchView(detail: BranchDetail) -> impl IntoView {
                 <Fact label="Agent" value=branch.agent.label().to_owned() />
                 <Fact label="Model" value=branch.model.clone() />
             </dl>
+            // Where the page's event stream starts: this branch, after the events the
+            // conversation below already shows.
+            <span
+                id="page-stream"
+                hidden
+                data-url=format!(
+                    "/streams/page?branch={}&after={}",
+                    branch.id,
+                    conversation.last_event_id,
+                )
+            ></span>
             <ConversationPanel initial=conversation />
             <SandboxPanel initial=sandbox />
         </section>

@@ -11,7 +11,6 @@ use std::collections::{HashMap, HashSet};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::dialog::{INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON};
@@ -76,9 +75,7 @@ pub fn ConversationPanel(initial: Conversation) -> impl IntoView {
             }
         });
     };
-    Effect::new(move |_| {
-        follow_events(branch_id, last_seen.get_untracked(), live, last_seen, refresh)
-    });
+    Effect::new(move |_| follow_events(live, last_seen, refresh));
 
     // The list shows the newest messages and follows the run under way, unless the user
     // has scrolled up to read.
@@ -729,7 +726,8 @@ fn typed_before_hydration() -> Option<String> {
     #[cfg(feature = "hydrate")]
     {
         let area = document().get_element_by_id("prompt")?;
-        let value = web_sys::js_sys::Reflect::get(&area, &JsValue::from_str("value")).ok()?;
+        let value =
+            web_sys::js_sys::Reflect::get(&area, &wasm_bindgen::JsValue::from_str("value")).ok()?;
         value.as_string().filter(|typed| !typed.is_empty())
     }
     #[cfg(not(feature = "hydrate"))]
@@ -751,40 +749,27 @@ fn copy_code(ev: leptos::ev::MouseEvent) {
     }
 }
 
-/// Appends the branch's events to `live` as they are stored, from after `after` on. The
-/// browser reconnects by itself when the stream drops, sending the last id it received,
-/// so nothing is missed or repeated; ids at or below the last one seen are dropped anyway.
+/// Appends the branch's events to `live` as the page's stream brings them. The stream
+/// resumes after the last id the browser received when it reconnects, so nothing is
+/// missed; ids at or below the last one seen are dropped, so nothing is shown twice.
 fn follow_events(
-    branch_id: i64,
-    after: i64,
     live: RwSignal<Vec<LiveEvent>>,
     last_seen: RwSignal<i64>,
     refresh: impl Fn() + 'static,
 ) {
-    let url = format!("/streams/branches/{branch_id}/events?after={after}");
-    let Ok(source) = web_sys::EventSource::new(&url) else { return };
     let refresh = std::rc::Rc::new(refresh);
-    let on_run = {
-        let refresh = refresh.clone();
-        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-            let data = event.data().as_string().unwrap_or_default();
-            let Ok(stored) = serde_json::from_str::<LiveEvent>(&data) else { return };
-            if stored.id <= last_seen.get_untracked() {
-                return;
-            }
-            last_seen.set(stored.id);
-            let ended = kind(&stored.event) == "run_finished";
-            live.update(|all| all.push(stored));
-            if ended {
-                refresh();
-            }
-        })
-    };
-    let on_changed = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| refresh());
-    let _ = source.add_event_listener_with_callback("run", on_run.as_ref().unchecked_ref());
-    let _ = source.add_event_listener_with_callback("changed", on_changed.as_ref().unchecked_ref());
-    // They live as long as the page.
-    on_run.forget();
-    on_changed.forget();
-    std::mem::forget(source);
+    let on_changed = refresh.clone();
+    crate::page_stream::listen("run", move |data| {
+        let Ok(stored) = serde_json::from_str::<LiveEvent>(data) else { return };
+        if stored.id <= last_seen.get_untracked() {
+            return;
+        }
+        last_seen.set(stored.id);
+        let ended = kind(&stored.event) == "run_finished";
+        live.update(|all| all.push(stored));
+        if ended {
+            refresh();
+        }
+    });
+    crate::page_stream::listen("changed", move |_| on_changed());
 }

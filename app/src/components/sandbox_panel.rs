@@ -19,7 +19,12 @@ pub fn SandboxPanel(initial: SandboxView) -> impl IntoView {
     let busy = RwSignal::new(false);
     let delete_open = RwSignal::new(false);
 
-    Effect::new(move |_| follow_sandbox(branch_id, sandbox));
+    // Marks the panel as ready to use once it runs in the browser.
+    let awake = RwSignal::new(false);
+    Effect::new(move |_| {
+        follow_sandbox(sandbox);
+        awake.set(true);
+    });
 
     let act = move |action: SandboxAction| {
         busy.set(true);
@@ -41,6 +46,7 @@ pub fn SandboxPanel(initial: SandboxView) -> impl IntoView {
             aria-labelledby="sandbox-heading"
             data-testid="sandbox"
             data-state=move || format!("{:?}", state()).to_lowercase()
+            data-hydrated=move || awake.get().then_some("true")
         >
             <div class="flex flex-wrap items-center justify-between gap-3">
                 <div>
@@ -296,22 +302,14 @@ fn CommandBox(branch_id: i64) -> impl IntoView {
     }
 }
 
-/// Keeps `sandbox` in step with the server's stream for this branch. The browser
-/// reconnects by itself if the stream drops, and the server then sends the state again.
-fn follow_sandbox(branch_id: i64, sandbox: RwSignal<SandboxView>) {
-    let url = format!("/streams/branches/{branch_id}/sandbox");
-    let Ok(source) = web_sys::EventSource::new(&url) else { return };
-    let on_state =
-        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-            let data = event.data().as_string().unwrap_or_default();
-            if let Ok(view) = serde_json::from_str::<SandboxView>(&data) {
-                sandbox.set(view);
-            }
-        });
-    let _ = source.add_event_listener_with_callback("sandbox", on_state.as_ref().unchecked_ref());
-    // Both live as long as the page.
-    on_state.forget();
-    std::mem::forget(source);
+/// Keeps `sandbox` in step with the page's stream, which sends the state when it opens
+/// (and reopens) and then each change.
+fn follow_sandbox(sandbox: RwSignal<SandboxView>) {
+    crate::page_stream::listen("sandbox", move |data| {
+        if let Ok(view) = serde_json::from_str::<SandboxView>(data) {
+            sandbox.set(view);
+        }
+    });
 }
 
 thread_local! {

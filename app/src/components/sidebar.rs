@@ -124,32 +124,21 @@ fn RepositoryList(repositories: Vec<RepositoryView>, current: String) -> impl In
     }
 }
 
-/// Keeps the branches' badges in step with the server's stream of status lines
-/// (`branch_id status unread`, as unnamed events). The browser reconnects by itself when
-/// it drops.
+/// Keeps the branches' badges in step with the status lines of the page's stream
+/// (`branch_id status unread`).
 fn follow_statuses(listed: RwSignal<Vec<RepositoryView>>) {
-    use wasm_bindgen::closure::Closure;
-    use wasm_bindgen::JsCast;
-
-    let Ok(source) = web_sys::EventSource::new("/streams/statuses") else { return };
-    let on_status =
-        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-            let line = event.data().as_string().unwrap_or_default();
-            let mut parts = line.split(' ');
-            let id = parts.next().and_then(|p| p.parse::<i64>().ok());
-            let status = parts.next().and_then(BranchStatus::from_label);
-            let (Some(id), Some(status)) = (id, status) else { return };
-            let unread = parts.next() == Some("1");
-            listed.update(|repositories| {
-                let branches = repositories.iter_mut().flat_map(|r| r.branches.iter_mut());
-                for branch in branches.filter(|b| b.id == id) {
-                    branch.status = status;
-                    branch.unread = unread;
-                }
-            });
+    crate::page_stream::listen("message", move |line| {
+        let mut parts = line.split(' ');
+        let id = parts.next().and_then(|p| p.parse::<i64>().ok());
+        let status = parts.next().and_then(BranchStatus::from_label);
+        let (Some(id), Some(status)) = (id, status) else { return };
+        let unread = parts.next() == Some("1");
+        listed.update(|repositories| {
+            let branches = repositories.iter_mut().flat_map(|r| r.branches.iter_mut());
+            for branch in branches.filter(|b| b.id == id) {
+                branch.status = status;
+                branch.unread = unread;
+            }
         });
-    source.set_onmessage(Some(on_status.as_ref().unchecked_ref()));
-    // Both live as long as the page.
-    on_status.forget();
-    std::mem::forget(source);
+    });
 }

@@ -11,8 +11,9 @@ use tokio::sync::broadcast;
 
 use super::StoredEvent;
 
-/// Events a follower may miss before it is told to read them back.
-const CAPACITY: usize = 1024;
+/// Events a follower may fall behind by before it is told to read them back. Each followed
+/// branch holds this many slots, so it is kept small: catching up is cheap.
+const CAPACITY: usize = 256;
 
 /// What a follower of a branch hears.
 #[derive(Clone, Debug)]
