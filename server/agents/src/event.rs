@@ -44,6 +44,22 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The name it is stored and sent under: the `kind` field of its JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Session { .. } => "session",
+            Event::Text { .. } => "text",
+            Event::ToolStarted { .. } => "tool_started",
+            Event::ToolFinished { .. } => "tool_finished",
+            Event::Output { .. } => "output",
+            Event::Usage(_) => "usage",
+            Event::Error { .. } => "error",
+            Event::Done { .. } => "done",
+        }
+    }
+}
+
 /// How a tool call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -139,6 +155,8 @@ mod tests {
         for event in events {
             let json = serde_json::to_string(&event).unwrap();
             assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event, "{json}");
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(value["kind"], event.kind(), "the kind named matches the JSON's");
         }
     }
 }

@@ -11,6 +11,7 @@
 //! and exit files hold everything for a server that takes the run up later. The files
 //! live under the checkout's `.git/`, which git never commits and agents leave alone.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use agents::{Agent, Tools};
@@ -25,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::recorder::Batch;
 use super::reply::{says_finished, Reply};
-use super::{from_entity, queue, RunEvent, RunNote, CONTINUE_PROMPT};
+use super::{from_entity, queue, Live, RunEvent, RunNote, CONTINUE_PROMPT};
 use crate::sandbox::{AgentTools, Chunk, Command, Exit};
 use crate::{credentials, repositories, sandboxes, Error, Result, Services};
 
@@ -357,10 +358,16 @@ impl<'a> Driver<'a> {
             offset: self.offset,
             session: session.clone(),
         };
-        if let Err(not_stored) = self.services.runs.recorder.store(self.services, batch).await {
-            // Kept for the next try (the run's end stores them with its last word).
-            self.pending = not_stored.events;
-            return Err(not_stored.error);
+        let stored = match self.services.runs.recorder.store(self.services, batch).await {
+            Ok(stored) => stored,
+            Err(not_stored) => {
+                // Kept for the next try (the run's end stores them with its last word).
+                self.pending = not_stored.events;
+                return Err(not_stored.error);
+            }
+        };
+        for event in stored {
+            self.services.runs.hub.publish(self.run.branch_id, Live::Event(Arc::new(event)));
         }
         self.seq += count;
         self.stored_offset = self.offset;

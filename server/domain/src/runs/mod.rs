@@ -173,6 +173,18 @@ pub enum RunNote {
     },
 }
 
+impl RunEvent {
+    /// The name it is stored and sent under: the `kind` field of its JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RunEvent::Agent(event) => event.kind(),
+            RunEvent::Run(RunNote::RunStarted { .. }) => "run_started",
+            RunEvent::Run(RunNote::RunProgress { .. }) => "run_progress",
+            RunEvent::Run(RunNote::RunFinished { .. }) => "run_finished",
+        }
+    }
+}
+
 impl StoredEvent {
     fn from_row(row: run_event::Model) -> Option<Self> {
         let event = serde_json::from_value(row.payload).ok()?;
@@ -522,5 +534,29 @@ pub(crate) fn from_entity(agent: entity::Agent) -> Agent {
         entity::Agent::ClaudeCode => Agent::ClaudeCode,
         entity::Agent::Codex => Agent::Codex,
         entity::Agent::Opencode => Agent::Opencode,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_events_kind_is_the_kind_in_its_json() {
+        let events = [
+            RunEvent::Run(RunNote::RunStarted {
+                agent: Agent::Codex,
+                model: "m".into(),
+                loop_iteration: 0,
+                resumed: false,
+            }),
+            RunEvent::Run(RunNote::RunProgress { text: "p".into() }),
+            RunEvent::Run(RunNote::RunFinished { status: RunStatus::Completed, error: None }),
+            RunEvent::Agent(agents::Event::Text { text: "t".into() }),
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["kind"], event.kind(), "{json}");
+        }
     }
 }

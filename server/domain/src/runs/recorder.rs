@@ -1,5 +1,6 @@
 //! Storing the runs' events: one writer per server instance gathers whatever every run has
-//! ready and stores it all in one transaction, then hands the stored events to the hub.
+//! ready and stores it all in one transaction, then gives each run its events back with
+//! the ids they were stored under, for the run to tell its followers.
 //!
 //! SQLite lets one transaction write at a time. With a transaction per run, hundreds of
 //! runs would queue for the lock, each paying a commit and sleeping in SQLite's busy
@@ -17,11 +18,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use entity::{run, run_event};
-use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Live, RunEvent, StoredEvent};
+use super::{RunEvent, StoredEvent};
 use crate::{Error, Result, Services};
 
 /// The most batches one transaction takes.
@@ -54,9 +55,17 @@ pub(super) struct NotStored {
     pub events: Vec<RunEvent>,
 }
 
+/// An event as it is written: its kind and its JSON, made by the run's own task so that
+/// the one writer only writes.
+struct Row {
+    kind: &'static str,
+    payload: String,
+}
+
 struct Job {
     batch: Batch,
-    done: oneshot::Sender<std::result::Result<(), NotStored>>,
+    rows: Vec<Row>,
+    done: oneshot::Sender<std::result::Result<Vec<StoredEvent>, NotStored>>,
 }
 
 /// This instance's event writer, started on first use.
@@ -66,103 +75,95 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Stores the batch and tells the branch's followers; returns once it is committed.
+    /// Stores the batch; returns its events with their ids once they are committed.
     pub(super) async fn store(
         &self,
         services: &Services,
         batch: Batch,
-    ) -> std::result::Result<(), NotStored> {
+    ) -> std::result::Result<Vec<StoredEvent>, NotStored> {
+        let mut rows = Vec::with_capacity(batch.events.len());
+        for event in &batch.events {
+            match serde_json::to_string(event) {
+                Ok(payload) => rows.push(Row { kind: event.kind(), payload }),
+                Err(e) => {
+                    let error = Error::Internal(e.to_string());
+                    return Err(NotStored { error, events: batch.events });
+                }
+            }
+        }
         let queue = self.queue.get_or_init(|| {
             let (queue, jobs) = mpsc::unbounded_channel();
             tokio::spawn(write(services.clone(), jobs));
             queue
         });
         let (done, stored) = oneshot::channel();
-        if let Err(refused) = queue.send(Job { batch, done }) {
+        if let Err(refused) = queue.send(Job { batch, rows, done }) {
             let events = refused.0.batch.events;
-            return Err(NotStored {
-                error: Error::Internal("the event writer stopped".into()),
-                events,
-            });
+            return Err(NotStored { error: stopped(), events });
         }
-        stored.await.unwrap_or_else(|_| {
-            Err(NotStored {
-                error: Error::Internal("the event writer stopped".into()),
-                events: vec![],
-            })
-        })
+        stored.await.unwrap_or_else(|_| Err(NotStored { error: stopped(), events: vec![] }))
     }
+}
+
+fn stopped() -> Error {
+    Error::Internal("the event writer stopped".into())
 }
 
 /// The writer: takes every batch waiting, stores them together, and answers each.
 async fn write(services: Services, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let mut taken = Vec::with_capacity(MAX_BATCHES);
     while jobs.recv_many(&mut taken, MAX_BATCHES).await > 0 {
-        let batches: Vec<Batch> = taken.iter_mut().map(|job| take_batch(&mut job.batch)).collect();
-        match store_with_retries(&services, &batches).await {
-            Ok(stored) => {
-                publish(&services, batches, stored);
-                for job in taken.drain(..) {
-                    let _ = job.done.send(Ok(()));
-                }
-            }
+        match store_with_retries(&services, &taken).await {
+            Ok(ids) => answer(taken.drain(..), ids),
             // One batch may be what fails the group (its run was deleted meanwhile): each
             // is stored on its own, so that the others are not held back by it.
-            Err(_) if batches.len() > 1 => {
-                for (job, batch) in taken.drain(..).zip(batches) {
-                    let batch = vec![batch];
-                    let answer = match store_with_retries(&services, &batch).await {
-                        Ok(stored) => {
-                            publish(&services, batch, stored);
-                            Ok(())
+            Err(_) if taken.len() > 1 => {
+                for job in taken.drain(..) {
+                    let alone = [job];
+                    match store_with_retries(&services, &alone).await {
+                        Ok(ids) => answer(alone.into_iter(), ids),
+                        Err(error) => {
+                            let [job] = alone;
+                            let _ =
+                                job.done.send(Err(NotStored { error, events: job.batch.events }));
                         }
-                        Err(error) => Err(NotStored { error, events: lose_events(batch) }),
-                    };
-                    let _ = job.done.send(answer);
+                    }
                 }
             }
             Err(error) => {
-                let job = taken.pop().expect("one job");
-                let _ = job.done.send(Err(NotStored { error, events: lose_events(batches) }));
+                for job in taken.drain(..) {
+                    let error = Error::Internal(error.to_string());
+                    let _ = job.done.send(Err(NotStored { error, events: job.batch.events }));
+                }
             }
         }
     }
 }
 
-fn take_batch(batch: &mut Batch) -> Batch {
-    Batch {
-        run_id: batch.run_id,
-        branch_id: batch.branch_id,
-        user_id: batch.user_id,
-        first_seq: batch.first_seq,
-        events: std::mem::take(&mut batch.events),
-        offset: batch.offset,
-        session: batch.session.take(),
-    }
-}
-
-fn lose_events(batches: Vec<Batch>) -> Vec<RunEvent> {
-    batches.into_iter().flat_map(|b| b.events).collect()
-}
-
-/// Tells this instance's followers of what was stored, in order.
-fn publish(services: &Services, batches: Vec<Batch>, ids: Vec<i64>) {
+/// Hands each job its events with the ids they were stored under, in order.
+fn answer(jobs: impl Iterator<Item = Job>, ids: Vec<i64>) {
     let mut ids = ids.into_iter();
-    for batch in batches {
-        for (n, event) in batch.events.into_iter().enumerate() {
-            let id = ids.next().expect("an id per stored event");
-            let stored =
-                StoredEvent { id, run_id: batch.run_id, seq: batch.first_seq + n as i64, event };
-            services.runs.hub.publish(batch.branch_id, Live::Event(Arc::new(stored)));
-        }
+    for job in jobs {
+        let Batch { run_id, first_seq, events, .. } = job.batch;
+        let stored = events
+            .into_iter()
+            .enumerate()
+            .map(|(n, event)| StoredEvent {
+                id: ids.next().expect("an id per stored event"),
+                run_id,
+                seq: first_seq + n as i64,
+                event,
+            })
+            .collect();
+        let _ = job.done.send(Ok(stored));
     }
 }
 
-async fn store_with_retries(services: &Services, batches: &[Batch]) -> Result<Vec<i64>> {
+async fn store_with_retries(services: &Services, jobs: &[Job]) -> Result<Vec<i64>> {
     let mut pause = FIRST_PAUSE;
     let mut attempt = 1;
     loop {
-        match store(services, batches).await {
+        match store(services, jobs).await {
             Ok(ids) => return Ok(ids),
             Err(e) if attempt < ATTEMPTS && is_passing(&e) => {
                 tracing::warn!(error = %e, attempt, "could not store run events; trying again");
@@ -188,22 +189,23 @@ fn is_passing(error: &Error) -> bool {
     }
 }
 
-/// Stores the batches in one transaction; returns the events' ids, in the batches' order.
-async fn store(services: &Services, batches: &[Batch]) -> Result<Vec<i64>> {
+/// Stores the jobs' batches in one transaction; returns the events' ids, in order.
+async fn store(services: &Services, jobs: &[Job]) -> Result<Vec<i64>> {
     let now = Utc::now();
-    let mut rows = Vec::new();
-    for batch in batches {
-        for (n, event) in batch.events.iter().enumerate() {
-            let payload =
-                serde_json::to_value(event).map_err(|e| Error::Internal(e.to_string()))?;
-            let kind = payload.get("kind").and_then(|k| k.as_str()).unwrap_or("unknown").to_owned();
-            rows.push((batch, batch.first_seq + n as i64, kind, payload));
-        }
-    }
+    let events: Vec<(&Batch, i64, &Row)> = jobs
+        .iter()
+        .flat_map(|job| {
+            let batch = &job.batch;
+            job.rows
+                .iter()
+                .enumerate()
+                .map(move |(n, row)| (batch, batch.first_seq + n as i64, row))
+        })
+        .collect();
     let txn = crate::db::begin(&services.db).await?;
     let backend = txn.get_database_backend();
-    let mut ids = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
+    let mut ids = Vec::with_capacity(events.len());
+    for chunk in events.chunks(ROWS_PER_INSERT) {
         let mut insert = Query::insert();
         insert
             .into_table(run_event::Entity)
@@ -220,13 +222,19 @@ async fn store(services: &Services, batches: &[Batch]) -> Result<Vec<i64>> {
                 run_event::Column::RunId,
                 run_event::Column::Seq,
             ]));
-        for (batch, seq, kind, payload) in chunk {
+        for (batch, seq, row) in chunk {
+            // The JSON goes in as the text it already is; PostgreSQL is told its type.
+            let payload = Expr::val(row.payload.as_str());
+            let payload = match backend {
+                DbBackend::Postgres => payload.cast_as(Alias::new("json")),
+                _ => payload.into(),
+            };
             insert.values_panic([
                 batch.run_id.into(),
                 batch.branch_id.into(),
                 (*seq).into(),
-                kind.clone().into(),
-                payload.clone().into(),
+                row.kind.into(),
+                payload,
                 now.into(),
             ]);
         }
@@ -239,14 +247,15 @@ async fn store(services: &Services, batches: &[Batch]) -> Result<Vec<i64>> {
             let seq: i64 = row.try_get("", "seq")?;
             by_event.insert((run_id, seq), id);
         }
-        for (batch, seq, _, _) in chunk {
+        for (batch, seq, _) in chunk {
             let id = by_event.get(&(batch.run_id, *seq)).copied().ok_or_else(|| {
                 Error::Internal(format!("run {} event {seq} was not stored", batch.run_id))
             })?;
             ids.push(id);
         }
     }
-    for batch in batches {
+    for job in jobs {
+        let batch = &job.batch;
         run::Entity::update_many()
             .col_expr(run::Column::LogOffset, Expr::value(batch.offset))
             .col_expr(run::Column::SessionId, Expr::value(batch.session.clone()))
@@ -254,8 +263,11 @@ async fn store(services: &Services, batches: &[Batch]) -> Result<Vec<i64>> {
             .exec(&txn)
             .await?;
     }
-    let mut branches: Vec<(i64, i64)> =
-        batches.iter().filter(|b| !b.events.is_empty()).map(|b| (b.user_id, b.branch_id)).collect();
+    let mut branches: Vec<(i64, i64)> = jobs
+        .iter()
+        .filter(|job| !job.rows.is_empty())
+        .map(|job| (job.batch.user_id, job.batch.branch_id))
+        .collect();
     branches.sort_unstable();
     branches.dedup();
     super::relay::stored(services, &txn, &branches).await?;
