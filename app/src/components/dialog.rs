@@ -60,13 +60,19 @@ pub const DANGER_BUTTON: &str = "rounded-md bg-red-600 px-3 py-1.5 text-sm font-
 /// The look of a text input.
 pub const INPUT: &str = "w-full rounded-md border border-zinc-300 bg-white px-2.5 py-1.5 text-sm dark:border-zinc-700 dark:bg-zinc-950";
 
-/// A message under a form field.
+/// A message under a form field, announced by screen readers as it appears.
 #[component]
 pub fn FieldError(message: Signal<Option<String>>) -> impl IntoView {
     move || {
         message
             .get()
-            .map(|m| view! { <p class="mt-1 text-sm text-red-600 dark:text-red-400">{m}</p> })
+            .map(|m| {
+                view! {
+                    <p class="mt-1 text-sm text-red-600 dark:text-red-400" role="alert">
+                        {m}
+                    </p>
+                }
+            })
     }
 }
 
