@@ -12,7 +12,6 @@
 //! falls between the stream opening and the island that wants it.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -25,25 +24,28 @@ const KEPT: usize = 5000;
 
 type Listener = Box<dyn FnMut(&str)>;
 
+/// Per kind, in the order of [`KINDS`] (plain arrays: a map would weigh more in the WASM).
 #[derive(Default)]
 struct Page {
     open: bool,
-    listeners: HashMap<&'static str, Vec<Listener>>,
-    waiting: HashMap<&'static str, Vec<String>>,
+    listeners: [Vec<Listener>; KINDS.len()],
+    waiting: [Vec<String>; KINDS.len()],
 }
 
 thread_local! {
     static PAGE: RefCell<Page> = RefCell::new(Page::default());
 }
 
-/// Calls `on_data` with the data of every event of `kind` on the page's stream, those
-/// that came before this call included, for as long as the page lives.
+/// Calls `on_data` with the data of every event of `kind` (one of [`KINDS`]) on the
+/// page's stream, those that came before this call included, for as long as the page
+/// lives.
 pub fn listen(kind: &'static str, mut on_data: impl FnMut(&str) + 'static) {
-    let waiting = PAGE.with(|page| page.borrow_mut().waiting.remove(kind)).unwrap_or_default();
+    let Some(index) = KINDS.iter().position(|k| *k == kind) else { return };
+    let waiting = PAGE.with(|page| std::mem::take(&mut page.borrow_mut().waiting[index]));
     for data in &waiting {
         on_data(data);
     }
-    PAGE.with(|page| page.borrow_mut().listeners.entry(kind).or_default().push(Box::new(on_data)));
+    PAGE.with(|page| page.borrow_mut().listeners[index].push(Box::new(on_data)));
     open();
 }
 
@@ -59,10 +61,10 @@ fn open() {
     // The browser reconnects by itself when the stream drops, sending the id of the last
     // run event it received.
     let Ok(source) = web_sys::EventSource::new(&url) else { return };
-    for kind in KINDS {
+    for (index, kind) in KINDS.into_iter().enumerate() {
         let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
             move |event: web_sys::MessageEvent| {
-                deliver(kind, event.data().as_string().unwrap_or_default());
+                deliver(index, event.data().as_string().unwrap_or_default());
             },
         );
         let _ = source.add_event_listener_with_callback(kind, on_event.as_ref().unchecked_ref());
@@ -72,25 +74,24 @@ fn open() {
     std::mem::forget(source);
 }
 
-fn deliver(kind: &'static str, data: String) {
+fn deliver(index: usize, data: String) {
     // Taken out while they run, so that a listener may itself start listening.
-    let listeners = PAGE.with(|page| page.borrow_mut().listeners.remove(kind));
-    let Some(mut listeners) = listeners else {
+    let mut listeners = PAGE.with(|page| std::mem::take(&mut page.borrow_mut().listeners[index]));
+    if listeners.is_empty() {
         PAGE.with(|page| {
-            let mut page = page.borrow_mut();
-            let waiting = page.waiting.entry(kind).or_default();
+            let waiting = &mut page.borrow_mut().waiting[index];
             if waiting.len() < KEPT {
                 waiting.push(data);
             }
         });
         return;
-    };
+    }
     for listener in &mut listeners {
         listener(&data);
     }
     PAGE.with(|page| {
-        let mut page = page.borrow_mut();
-        let added = page.listeners.insert(kind, listeners).unwrap_or_default();
-        page.listeners.get_mut(kind).expect("just put back").extend(added);
+        let slot = &mut page.borrow_mut().listeners[index];
+        let added = std::mem::replace(slot, listeners);
+        slot.extend(added);
     });
 }

@@ -57,7 +57,8 @@ test("a branch is created, renamed and deleted", async ({ page }) => {
   // The branch's facts, apart from the prompt box's agent picker.
   await expect(page.getByRole("definition").getByText("Codex")).toBeVisible();
 
-  await page.locator("body[data-hydrated]").waitFor();
+  const actionsReady = page.locator('[data-testid="branch-actions"][data-hydrated]');
+  await actionsReady.waitFor();
   await page.getByRole("button", { name: "Rename" }).click();
   const rename = page.getByRole("dialog", { name: "Rename branch" });
   await rename.getByLabel("New name").fill("feature/find");
@@ -66,6 +67,7 @@ test("a branch is created, renamed and deleted", async ({ page }) => {
   await expect(repository.getByRole("link", { name: "feature/find" })).toBeVisible();
   await expect(repository.getByRole("link", { name: "feature/search" })).toHaveCount(0);
 
+  await actionsReady.waitFor();
   await page.getByRole("button", { name: "Delete" }).click();
   const confirm = page.getByRole("dialog", { name: "Delete branch" });
   await confirm.getByRole("button", { name: "Delete branch" }).click();

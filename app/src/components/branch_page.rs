@@ -106,14 +106,20 @@ fn Fact(label: &'static str, value: String) -> impl IntoView {
     }
 }
 
-/// Rename and Delete, with their dialogs: the only part of the page that runs in the
-/// browser.
-#[island]
+/// Rename and Delete, with their dialogs. Their code loads after the rest of the page
+/// (they are seldom used first), and marks them ready once it runs.
+#[island(lazy)]
 fn BranchActions(owner: String, repo: String, branch_id: i64, name: String) -> impl IntoView {
     let rename_open = RwSignal::new(false);
     let delete_open = RwSignal::new(false);
+    let awake = RwSignal::new(false);
+    Effect::new(move |_| awake.set(true));
     view! {
-        <div class="flex gap-2">
+        <div
+            class="flex gap-2"
+            data-testid="branch-actions"
+            data-hydrated=move || awake.get().then_some("true")
+        >
             <button class=SECONDARY_BUTTON on:click=move |_| rename_open.set(true)>
                 "Rename"
             </button>
