@@ -64,15 +64,13 @@ pub const INPUT: &str = "w-full rounded-md border border-zinc-300 bg-white px-2.
 #[component]
 pub fn FieldError(message: Signal<Option<String>>) -> impl IntoView {
     move || {
-        message
-            .get()
-            .map(|m| {
-                view! {
-                    <p class="mt-1 text-sm text-red-600 dark:text-red-400" role="alert">
-                        {m}
-                    </p>
-                }
-            })
+        message.get().map(|m| {
+            view! {
+                <p class="mt-1 text-sm text-red-600 dark:text-red-400" role="alert">
+                    {m}
+                </p>
+            }
+        })
     }
 }
 
