@@ -18,8 +18,8 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::AppState;
 
-/// How often a sandbox stream rereads the database, to see changes made by another server
-/// instance (changes made by this one arrive at once).
+/// How often a stream that heard nothing rereads the database, to see changes made by
+/// another server instance whose notice it missed (this instance's arrive at once).
 const REREAD: Duration = Duration::from_secs(2);
 
 /// The branch's sandbox now (`first`), then each time it changes, as `sandbox` events.
