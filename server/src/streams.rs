@@ -103,7 +103,7 @@ pub async fn command(
             .collect();
         Some((stream::iter(events), follower))
     });
-    sse(futures::StreamExt::flatten(events))
+    sse(events.flatten())
 }
 
 /// How many stored events one database read sends.
@@ -218,35 +218,41 @@ fn branch_events(
                     }
                 }
                 // Events stored by another server instance are found by the periodic read.
-                let heard = tokio::time::timeout(REREAD, f.live.recv()).await;
-                match heard {
-                    Err(_) => f.catch_up = true,
-                    Ok(Ok(Live::Event(event))) if event.id > f.last => {
-                        f.last = event.id;
-                        let mut batch = vec![run_event(&event)];
-                        // Whatever else is already waiting goes out with it, in one write.
-                        loop {
-                            match f.live.try_recv() {
-                                Ok(Live::Event(event)) if event.id > f.last => {
-                                    f.last = event.id;
-                                    batch.push(run_event(&event));
-                                }
-                                Ok(Live::Event(_)) => {}
-                                Ok(Live::Changed) => batch.push(changed()),
-                                Ok(Live::Stored) | Err(TryRecvError::Lagged(_)) => {
-                                    f.catch_up = true;
-                                    break;
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                        return Some((stream::iter(batch), f));
-                    }
-                    Ok(Ok(Live::Event(_))) => {}
-                    Ok(Ok(Live::Stored)) => f.catch_up = true,
-                    Ok(Ok(Live::Changed)) => return Some((stream::iter(vec![changed()]), f)),
-                    Ok(Err(RecvError::Lagged(_))) => f.catch_up = true,
+                let first = match tokio::time::timeout(REREAD, f.live.recv()).await {
+                    Ok(Ok(live)) => live,
                     Ok(Err(RecvError::Closed)) => return None,
+                    Ok(Err(RecvError::Lagged(_))) | Err(_) => {
+                        f.catch_up = true;
+                        continue;
+                    }
+                };
+                // Whatever else is already waiting goes out with it, in one write.
+                let mut batch = Vec::new();
+                let mut next = Some(first);
+                while let Some(live) = next {
+                    match live {
+                        Live::Event(event) if event.id > f.last => {
+                            f.last = event.id;
+                            batch.push(run_event(&event));
+                        }
+                        Live::Event(_) => {}
+                        Live::Changed => batch.push(changed()),
+                        Live::Stored => {
+                            f.catch_up = true;
+                            break;
+                        }
+                    }
+                    next = match f.live.try_recv() {
+                        Ok(live) => Some(live),
+                        Err(TryRecvError::Lagged(_)) => {
+                            f.catch_up = true;
+                            None
+                        }
+                        Err(_) => None,
+                    };
+                }
+                if !batch.is_empty() {
+                    return Some((stream::iter(batch), f));
                 }
             }
         });

@@ -20,7 +20,7 @@ use entity::{branch, message, run, BranchStatus, MessageRole, RunStatus};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, QuerySelect, Set,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -154,9 +154,12 @@ async fn renew_leases(services: Services) {
             tracing::warn!(error = %e, "could not renew the leases of this instance's runs");
             continue;
         }
-        let held = run::Entity::find()
+        let held: std::result::Result<Vec<(i64, bool)>, _> = run::Entity::find()
+            .select_only()
+            .columns([run::Column::Id, run::Column::CancelRequested])
             .filter(run::Column::LeaseOwner.eq(me.clone()))
             .filter(run::Column::Status.eq(RunStatus::Running))
+            .into_tuple()
             .all(&services.db)
             .await;
         let held = match held {
@@ -168,8 +171,8 @@ async fn renew_leases(services: Services) {
         };
         let active = services.runs.active.lock().expect("runs lock").clone();
         for (run_id, token) in active {
-            match held.iter().find(|r| r.id == run_id) {
-                Some(row) if row.cancel_requested => token.cancel(),
+            match held.iter().find(|(id, _)| *id == run_id) {
+                Some((_, true)) => token.cancel(),
                 Some(_) => {}
                 None => tracing::warn!(run_id, "lost the lease on a run"),
             }
@@ -639,7 +642,7 @@ impl<'a> Driver<'a> {
     /// stored events and the log up to the stored offset, then reads on.
     async fn take_up(&mut self) -> Result<()> {
         let services = self.services;
-        let stored = super::events_of_run(services, self.run.id).await?;
+        let stored = super::events_of_run(&services.db, self.run.id).await?;
         self.seq = stored.last().map_or(0, |e| e.seq + 1);
         for event in &stored {
             if let RunEvent::Agent(event) = &event.event {

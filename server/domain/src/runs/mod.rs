@@ -451,14 +451,7 @@ pub async fn snapshot(
         .all(&txn)
         .await?;
     let live = match pending.iter().find(|r| r.status == RunStatus::Running) {
-        Some(running) => run_event::Entity::find()
-            .filter(run_event::Column::RunId.eq(running.id))
-            .order_by_asc(run_event::Column::Seq)
-            .all(&txn)
-            .await?
-            .into_iter()
-            .filter_map(StoredEvent::from_row)
-            .collect(),
+        Some(running) => events_of_run(&txn, running.id).await?,
         None => Vec::new(),
     };
     txn.commit().await?;
@@ -466,11 +459,11 @@ pub async fn snapshot(
 }
 
 /// The events of one run, in order.
-pub async fn events_of_run(services: &Services, run_id: i64) -> Result<Vec<StoredEvent>> {
+pub async fn events_of_run(db: &impl ConnectionTrait, run_id: i64) -> Result<Vec<StoredEvent>> {
     let rows = run_event::Entity::find()
         .filter(run_event::Column::RunId.eq(run_id))
         .order_by_asc(run_event::Column::Seq)
-        .all(&services.db)
+        .all(db)
         .await?;
     Ok(rows.into_iter().filter_map(StoredEvent::from_row).collect())
 }

@@ -115,29 +115,33 @@ async fn write(services: Services, mut jobs: mpsc::UnboundedReceiver<Job>) {
     while jobs.recv_many(&mut taken, MAX_BATCHES).await > 0 {
         match store_with_retries(&services, &taken).await {
             Ok(ids) => answer(taken.drain(..), ids),
-            // One batch may be what fails the group (its run was deleted meanwhile): each
-            // is stored on its own, so that the others are not held back by it.
-            Err(_) if taken.len() > 1 => {
+            // One batch may be what the database refused (its run was deleted meanwhile):
+            // each is stored on its own, so that the others are not held back by it.
+            Err(error) if taken.len() > 1 && !is_passing(&error) => {
                 for job in taken.drain(..) {
                     let alone = [job];
                     match store_with_retries(&services, &alone).await {
                         Ok(ids) => answer(alone.into_iter(), ids),
                         Err(error) => {
                             let [job] = alone;
-                            let _ =
-                                job.done.send(Err(NotStored { error, events: job.batch.events }));
+                            fail(job, error);
                         }
                     }
                 }
             }
+            // The database stayed away through every try: trying each batch again would
+            // only hold every run up longer.
             Err(error) => {
                 for job in taken.drain(..) {
-                    let error = Error::Internal(error.to_string());
-                    let _ = job.done.send(Err(NotStored { error, events: job.batch.events }));
+                    fail(job, Error::Internal(error.to_string()));
                 }
             }
         }
     }
+}
+
+fn fail(job: Job, error: Error) {
+    let _ = job.done.send(Err(NotStored { error, events: job.batch.events }));
 }
 
 /// Hands each job its events with the ids they were stored under, in order.
