@@ -11,7 +11,9 @@ use entity::credential;
 use http_body_util::BodyExt;
 use sea_orm::EntityTrait;
 use serde_json::json;
-use support::runs::{data_lines, kinds, parse_sse, replies, AgentTest, MODEL_KEY};
+use support::runs::{
+    data_lines, data_lines_until, kinds, parse_sse, replies, AgentTest, MODEL_KEY,
+};
 use support::sandbox::{new_branch, process_running, run};
 
 /// Installing an agent on first use and preparing the sandbox take a while.
@@ -317,7 +319,9 @@ async fn a_branch_page_follows_statuses_run_events_and_its_sandbox_on_one_connec
 async fn the_status_stream_shows_a_branch_running_then_unread_until_it_is_opened() {
     let mut test = AgentTest::start().await;
     let body = test.open_stream("/streams/page").await;
-    let reader = tokio::spawn(data_lines(body, Duration::from_secs(4)));
+    // Until the branch is unread: the agent may take a while to start on a busy machine.
+    let unread = |line: &str| line.ends_with(" idle 1");
+    let reader = tokio::spawn(data_lines_until(body, Duration::from_secs(60), unread));
     test.send("claude-code", "sonnet", "Say: done here").await;
     let id = test.branch_id();
     // Waiting through the older-messages page, which leaves the branch unread.

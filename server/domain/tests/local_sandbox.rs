@@ -131,3 +131,34 @@ async fn a_stopped_sandbox_refuses_commands_until_started_and_a_deleted_one_is_m
     provider.delete(&id).await.unwrap();
     assert_eq!(provider.state(&id).await.unwrap(), domain::sandbox::State::Missing);
 }
+
+#[tokio::test]
+async fn a_followed_file_wakes_its_reader_when_the_sandbox_appends_and_links_are_not_followed() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let provider = LocalProvider::new(root.path().into(), Isolation::Bubblewrap).await;
+    let id = provider.create(&spec("upstream-x-7")).await.unwrap();
+
+    let mut tail = provider.tail(&id, ".git/runs/1.log", 0).await.unwrap().expect("local tails");
+    let wait = Duration::from_secs(5);
+    tokio::time::timeout(wait, tail.grown()).await.expect("the first wait returns at once");
+    assert!(tail.read(1024).await.unwrap().is_empty(), "the file starts empty");
+
+    let command = "for i in 1 2 3; do echo line $i >>.git/runs/1.log; sleep 0.2; done";
+    let execution = provider.exec(&id, Command::new(command)).await.unwrap();
+    let mut seen = Vec::new();
+    while seen != b"line 1\nline 2\nline 3\n" {
+        tokio::time::timeout(wait, tail.grown()).await.expect("woken by each append");
+        seen.extend(tail.read(1024).await.unwrap());
+    }
+    assert_eq!(execution.collect().await.1, Exit::Code(0));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), tail.grown()).await.is_err(),
+        "no wake without a write"
+    );
+
+    let workspace = root.path().join(&id).join("workspace");
+    std::os::unix::fs::symlink(outside.path().join("log"), workspace.join("planted.log")).unwrap();
+    assert!(provider.tail(&id, "planted.log", 0).await.is_err());
+    assert!(!outside.path().join("log").exists(), "nothing is created through the link");
+}

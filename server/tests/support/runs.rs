@@ -147,11 +147,23 @@ impl AgentTest {
 }
 
 /// The `data:` lines of a stream's body, read until nothing arrives for `quiet`.
-pub async fn data_lines(mut body: Body, quiet: Duration) -> Vec<String> {
+pub async fn data_lines(body: Body, quiet: Duration) -> Vec<String> {
+    data_lines_until(body, quiet, |_| false).await
+}
+
+/// Like [`data_lines`], but also stops after a data line for which `last` holds.
+pub async fn data_lines_until(
+    mut body: Body,
+    quiet: Duration,
+    last: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let mut text = String::new();
     while let Ok(Some(Ok(frame))) = tokio::time::timeout(quiet, body.frame()).await {
         if let Ok(data) = frame.into_data() {
             text.push_str(&String::from_utf8_lossy(&data));
+        }
+        if text.lines().filter_map(|l| l.strip_prefix("data:")).any(|l| last(l.trim())) {
+            break;
         }
     }
     text.lines().filter_map(|l| l.strip_prefix("data:")).map(|l| l.trim().to_owned()).collect()

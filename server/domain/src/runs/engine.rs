@@ -4,12 +4,14 @@
 //! The agent runs in the sandbox under a small shell wrapper:
 //!
 //! ```text
-//! timeout -k 10 <secs> <agent …> </dev/null 2>>RUN.err | tee -p RUN.log; echo $? >RUN.exit
+//! timeout -k 10 <secs> <agent …> </dev/null 2>>RUN.err >>RUN.log; echo $? >RUN.exit
 //! ```
 //!
-//! so its output reaches this task as a stream while the task lives, and the log, error
-//! and exit files hold everything for a server that takes the run up later. The files
-//! live under the checkout's `.git/`, which git never commits and agents leave alone.
+//! and this task follows the log as it grows: woken by the kernel on a local sandbox, or,
+//! where the provider cannot say when a file grows (Daytona), through the command's output
+//! (`| tee -p RUN.log` in place of `>>RUN.log`). Either way the log, error and exit files
+//! hold everything for a server that takes the run up later. The files live under the
+//! checkout's `.git/`, which git never commits and agents leave alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use super::recorder::Batch;
 use super::reply::{says_finished, Reply};
 use super::{from_entity, queue, Live, RunEvent, RunNote, CONTINUE_PROMPT};
-use crate::sandbox::{AgentTools, Chunk, Command, Exit};
+use crate::sandbox::{AgentTools, Chunk, Command, Execution, Exit, Tail};
 use crate::{credentials, repositories, sandboxes, Error, Result, Services};
 
 /// Where a run's files live, relative to the checkout.
@@ -437,9 +439,22 @@ impl<'a> Driver<'a> {
         );
         let timeout = services.runs.settings.timeout;
         let id = self.run.id;
+        // Where the provider can say when a file grows, the agent writes its log itself
+        // and the log is followed; else the log is a copy of the output we follow.
+        let tail = match services.sandboxes.tail(&sandbox.provider_id, &self.log_path(), 0).await {
+            Ok(tail) => tail,
+            Err(e) => {
+                let why = format!("{} could not be started: {e}", self.agent.label());
+                return self.finish(RunStatus::Error, Some(why)).await;
+            }
+        };
+        let output = match tail {
+            Some(_) => format!(">>{RUN_DIR}/{id}.log"),
+            None => format!("| tee -p {RUN_DIR}/{id}.log"),
+        };
         let script = format!(
             "mkdir -p {RUN_DIR} && {{ timeout -k 10 {secs} {command} </dev/null 2>>{RUN_DIR}/{id}.err \
-             | tee -p {RUN_DIR}/{id}.log; echo \"${{PIPESTATUS[0]}}\" >{RUN_DIR}/{id}.exit; }}",
+             {output}; echo \"${{PIPESTATUS[0]}}\" >{RUN_DIR}/{id}.exit; }}",
             secs = timeout.as_secs().max(1),
             command = invocation.command_line(),
         );
@@ -459,7 +474,59 @@ impl<'a> Driver<'a> {
                 return self.finish(RunStatus::Error, Some(why)).await;
             }
         };
-        let exit = loop {
+        let exit = match tail {
+            Some(tail) => self.follow_log(tail, &mut execution, &sandbox.provider_id).await?,
+            None => self.follow_output(&mut execution, &sandbox.provider_id).await?,
+        };
+        // The output stream may stop short of the end: a sandbox lets go of a command's
+        // output soon after the command ends, and under load that can be before the last
+        // lines came through. The log holds all of it.
+        continue_with_rest(self, &sandbox.provider_id).await?;
+        let code = match exit {
+            Exit::Code(_) => self.exit_code(&sandbox.provider_id).await,
+            _ => None,
+        };
+        self.end(&sandbox.provider_id, exit, code).await
+    }
+
+    /// Follows the agent through its log as the log grows, until the agent exits.
+    async fn follow_log(
+        &mut self,
+        mut tail: Box<dyn Tail>,
+        execution: &mut Execution,
+        sandbox_id: &str,
+    ) -> Result<Exit> {
+        loop {
+            tokio::select! {
+                chunk = execution.output.recv() => match chunk {
+                    Some(Chunk::Exit(exit)) => return Ok(exit),
+                    None => return Ok(Exit::Killed),
+                    // The wrapper's own complaints; the agent's output goes to its files.
+                    Some(_) => {}
+                },
+                _ = tail.grown() => {
+                    // Everything there by now becomes one batch.
+                    loop {
+                        let bytes = tail.read(READ_CHUNK).await?;
+                        self.feed(&bytes);
+                        if bytes.len() < READ_CHUNK {
+                            break;
+                        }
+                    }
+                    self.flush().await?;
+                }
+                _ = self.token.cancelled(), if !self.cancelled => {
+                    self.cancelled = true;
+                    execution.kill.cancel();
+                    self.kill_agent(sandbox_id).await;
+                }
+            }
+        }
+    }
+
+    /// Follows the agent through the output of its command, until the agent exits.
+    async fn follow_output(&mut self, execution: &mut Execution, sandbox_id: &str) -> Result<Exit> {
+        loop {
             tokio::select! {
                 chunk = execution.output.recv() => {
                     let mut next = chunk;
@@ -479,25 +546,16 @@ impl<'a> Driver<'a> {
                     }
                     self.flush().await?;
                     if let Some(exit) = exit {
-                        break exit;
+                        return Ok(exit);
                     }
                 }
                 _ = self.token.cancelled(), if !self.cancelled => {
                     self.cancelled = true;
                     execution.kill.cancel();
-                    self.kill_agent(&sandbox.provider_id).await;
+                    self.kill_agent(sandbox_id).await;
                 }
             }
-        };
-        // The output stream may stop short of the end: a sandbox lets go of a command's
-        // output soon after the command ends, and under load that can be before the last
-        // lines came through. The log holds all of it.
-        continue_with_rest(self, &sandbox.provider_id).await?;
-        let code = match exit {
-            Exit::Code(_) => self.exit_code(&sandbox.provider_id).await,
-            _ => None,
-        };
-        self.end(&sandbox.provider_id, exit, code).await
+        }
     }
 
     /// Ends the run once the agent has: the last line, the parser's last word, the status.
@@ -682,6 +740,10 @@ impl<'a> Driver<'a> {
         }
         self.progress("The server restarted; following the agent again").await?;
 
+        // Woken when the log grows where the provider can tell; the timer still runs, as
+        // an agent may die without writing another line.
+        let mut tail =
+            services.sandboxes.tail(&sandbox_id, &self.log_path(), 0).await.ok().flatten();
         let mut idle = Duration::from_millis(50);
         loop {
             if self.token.is_cancelled() && !self.cancelled {
@@ -731,8 +793,15 @@ impl<'a> Driver<'a> {
             } else {
                 (idle * 2).min(Duration::from_secs(1))
             };
+            let grown = async {
+                match tail.as_mut() {
+                    Some(tail) => tail.grown().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = tokio::time::sleep(idle) => {}
+                _ = grown => {}
                 _ = self.token.cancelled(), if !self.cancelled => {}
             }
         }

@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,7 +30,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{AgentTools, Chunk, Command, Execution, Exit, Preview, Provider, Spec, State};
+use super::tail::Watcher;
+use super::{AgentTools, Chunk, Command, Execution, Exit, Preview, Provider, Spec, State, Tail};
 use crate::{Error, Result};
 
 /// The marker every process of a sandbox carries, to find them all when it stops.
@@ -83,6 +85,9 @@ pub struct LocalProvider {
     program: String,
     /// The agent CLIs installed on this host, shown read-only to every sandbox.
     tools_dir: Option<PathBuf>,
+    /// Wakes the tails of files in sandboxes; started with the first tail, `None` when
+    /// the kernel refused (then files are followed through command output instead).
+    watcher: OnceLock<Option<Arc<Watcher>>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -106,7 +111,14 @@ impl LocalProvider {
             Isolation::Bubblewrap => bubblewrap_check(program).await.err(),
             Isolation::None => None,
         };
-        LocalProvider { root, isolation, unavailable, program: program.to_owned(), tools_dir: None }
+        LocalProvider {
+            root,
+            isolation,
+            unavailable,
+            program: program.to_owned(),
+            tools_dir: None,
+            watcher: OnceLock::new(),
+        }
     }
 
     /// Shares the agent CLIs installed in `dir` (on this host) with every sandbox,
@@ -514,6 +526,37 @@ impl Provider for LocalProvider {
         let mut contents = Vec::new();
         file.take(max as u64).read_to_end(&mut contents).await.map_err(io_error)?;
         Ok(contents)
+    }
+
+    async fn tail(&self, id: &str, path: &str, offset: u64) -> Result<Option<Box<dyn Tail>>> {
+        let watcher = self.watcher.get_or_init(|| match Watcher::start() {
+            Ok(watcher) => Some(watcher),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch files; run logs are followed through pipes");
+                None
+            }
+        });
+        let Some(watcher) = watcher else { return Ok(None) };
+        let full = self.checkout_path(id, path).await?;
+        if let Some(parent) = full.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(io_error)?;
+        }
+        // Directories just made may hold links the agent planted meanwhile; check again.
+        let full = self.checkout_path(id, path).await?;
+        let open = |create: bool| {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut options = std::fs::OpenOptions::new();
+            match create {
+                true => options.append(true).create(true),
+                false => options.read(true),
+            };
+            options.custom_flags(libc::O_NOFOLLOW).open(&full)
+        };
+        let refused =
+            |e: std::io::Error| Error::invalid("path", format!("{path} cannot be followed: {e}"));
+        open(true).map_err(refused)?;
+        let file = open(false).map_err(refused)?;
+        Ok(Some(Box::new(watcher.tail(file, &full, offset)?)))
     }
 
     async fn tagged_alive(&self, id: &str, tag: &str) -> Result<bool> {

@@ -7,6 +7,7 @@
 
 pub mod daytona;
 pub mod local;
+mod tail;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -162,6 +163,16 @@ pub enum AgentTools {
     InSandbox { dir: String },
 }
 
+/// A file of a sandbox read as processes there append to it.
+#[async_trait]
+pub trait Tail: Send {
+    /// At most `max` bytes written past what was read so far; none when nothing new is there.
+    async fn read(&mut self, max: usize) -> Result<Vec<u8>>;
+    /// Returns once the file may have grown since the last read (or at once, when it had
+    /// grown before the tail began).
+    async fn grown(&mut self);
+}
+
 /// One place sandboxes can live. Every method takes the provider's own id for the sandbox,
 /// as [`Provider::create`] returned it.
 #[async_trait]
@@ -210,6 +221,13 @@ pub trait Provider: Send + Sync + 'static {
         let start = (offset as usize).min(contents.len());
         let end = start.saturating_add(max).min(contents.len());
         Ok(contents[start..end].to_vec())
+    }
+
+    /// Follows a file of the checkout from byte `offset` on, creating it empty when it is
+    /// missing, if this provider learns at once when a file grows. `None` when it does
+    /// not: the file's writer is then better followed through its command's output.
+    async fn tail(&self, _id: &str, _path: &str, _offset: u64) -> Result<Option<Box<dyn Tail>>> {
+        Ok(None)
     }
 
     /// Whether any process started with `tag` (`NAME=value`) in its [`Command::env`] is
