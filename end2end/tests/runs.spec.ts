@@ -77,6 +77,11 @@ test("a prompt sent with Enter shows its tool call as it runs, then the reply wi
   await expect(card).toHaveAttribute("data-state", "running", { timeout: FIRST_RUN - 30_000 });
   await expect(card).toContainText("sleep 4 && echo from-the-tool");
   await expect(conversation(page)).toHaveAttribute("data-running", "true");
+  // The page's header, drawn by the server, follows the branch's status too.
+  const badge = page.locator("h1 [data-status]");
+  const status = page.locator("dd[data-status-of]");
+  await expect(badge).toHaveAttribute("data-status", "running");
+  await expect(status).toHaveText("running");
 
   // Then the finished reply takes its place, with the tool's output and the usage.
   const reply = replies(page);
@@ -90,6 +95,8 @@ test("a prompt sent with Enter shows its tool call as it runs, then the reply wi
   await expect(reply).toContainText("Done.");
   await expect(reply.getByTestId("usage")).toContainText(/\d+ tokens in/);
   await expect(conversation(page)).toHaveAttribute("data-running", "false");
+  await expect(badge).toHaveAttribute("data-status", "idle");
+  await expect(status).toHaveText("idle");
 });
 
 test("a reload in the middle of a run shows the run under way and follows it to the end", async ({

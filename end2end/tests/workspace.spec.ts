@@ -103,6 +103,24 @@ test("repositories reorder by drag and drop and keep their order after a reload"
 
   await page.reload();
   await expect.poll(names).toEqual(["octo/sample-001", "octo/sample-003", "octo/sample-002"]);
+
+  // Moves made faster than they are saved: the last order is the one kept. The focus
+  // stays on the moved row, so Alt+Down can be pressed again and again.
+  await page.locator("body[data-hydrated]").waitFor();
+  await repositoryItem(page, "octo/sample-001").getByRole("button", { name: "octo/sample-001", exact: true }).focus();
+  await page.keyboard.press("Alt+ArrowDown");
+  await page.keyboard.press("Alt+ArrowDown");
+  const last = ["octo/sample-003", "octo/sample-002", "octo/sample-001"];
+  await expect.poll(names).toEqual(last);
+  const kept = async () => {
+    const workspace = await call(page.request, "get_workspace", {});
+    return workspace.repositories
+      .map((r: { owner: string; name: string }) => `${r.owner}/${r.name}`)
+      .filter((n: string) => n.startsWith("octo/sample"));
+  };
+  await expect.poll(kept).toEqual(last);
+  await page.reload();
+  await expect.poll(names).toEqual(last);
 });
 
 test("dark mode is remembered across a reload without a flash of light", async ({ page }) => {

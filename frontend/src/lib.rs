@@ -11,8 +11,9 @@ pub fn hydrate() {
     #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_islands();
-    // The islands are interactive from here on; tests wait for this mark instead of
-    // guessing.
+    // The page's eager islands are interactive from here on; tests wait for this mark
+    // instead of guessing. Lazy islands fetch their code after this and set their own
+    // `data-hydrated` once it runs.
     if let Some(body) = leptos::prelude::document().body() {
         let _ = body.set_attribute("data-hydrated", "true");
     }

@@ -62,7 +62,7 @@ fn BranchView(detail: BranchDetail) -> impl IntoView {
                 <div class="min-w-0">
                     <p class="text-sm text-zinc-500">{full_name.clone()}</p>
                     <h1 class="flex items-center gap-2 text-xl font-semibold break-all">
-                        <StatusBadge status=branch.status />
+                        <StatusBadge status=branch.status live_for=branch.id />
                         <span data-testid="branch-name">{branch.name.clone()}</span>
                     </h1>
                 </div>
@@ -74,7 +74,13 @@ fn BranchView(detail: BranchDetail) -> impl IntoView {
                 />
             </div>
             <dl class="mt-4 grid grid-cols-2 gap-3 rounded-lg border border-zinc-200 p-4 text-sm sm:grid-cols-4 dark:border-zinc-800">
-                <Fact label="Status" value=branch.status.label().to_owned() />
+                <div>
+                    <dt class="text-xs text-zinc-500 uppercase">"Status"</dt>
+                    // Kept current by the sidebar's listener to the page's stream.
+                    <dd class="mt-0.5 font-medium" data-status-of=branch.id>
+                        {branch.status.label()}
+                    </dd>
+                </div>
                 <Fact label="Base" value=branch.base_branch.clone() />
                 <Fact label="Agent" value=branch.agent.label().to_owned() />
                 <Fact label="Model" value=branch.model.clone() />

@@ -21,17 +21,23 @@ pub fn SandboxPanel(initial: SandboxView) -> impl IntoView {
 
     // Marks the panel as ready to use once it runs in the browser.
     let awake = RwSignal::new(false);
+    // How many states the stream has brought: an action's answer that crossed a newer
+    // state on the stream must not put the older one back.
+    let heard = StoredValue::new(0u64);
     Effect::new(move |_| {
-        follow_sandbox(sandbox);
+        follow_sandbox(sandbox, heard);
         awake.set(true);
     });
 
     let act = move |action: SandboxAction| {
         busy.set(true);
         error.set(None);
+        let before = heard.get_value();
         spawn_local(async move {
             match change_sandbox(branch_id, action).await {
-                Ok(view) => sandbox.set(view),
+                // The stream also brings this change, in order with every other.
+                Ok(view) if heard.get_value() == before => sandbox.set(view),
+                Ok(_) => {}
                 Err(err) => error.set(Some(err.message)),
             }
             busy.set(false);
@@ -304,9 +310,10 @@ fn CommandBox(branch_id: i64) -> impl IntoView {
 
 /// Keeps `sandbox` in step with the page's stream, which sends the state when it opens
 /// (and reopens) and then each change.
-fn follow_sandbox(sandbox: RwSignal<SandboxView>) {
+fn follow_sandbox(sandbox: RwSignal<SandboxView>, heard: StoredValue<u64>) {
     crate::page_stream::listen("sandbox", move |data| {
         if let Ok(view) = serde_json::from_str::<SandboxView>(data) {
+            heard.update_value(|count| *count += 1);
             sandbox.set(view);
         }
     });

@@ -59,6 +59,8 @@ fn RepositoryList(repositories: Vec<RepositoryView>, current: String) -> impl In
     let dragged = RwSignal::new(None::<i64>);
     let error = RwSignal::new(None::<String>);
     let current = StoredValue::new(current);
+    let saving = StoredValue::new(false);
+    let unsaved = StoredValue::new(None::<Vec<i64>>);
 
     let move_to = move |id: i64, to: usize| {
         let before: Vec<i64> = listed.with_untracked(|l| l.iter().map(|r| r.id).collect());
@@ -66,11 +68,28 @@ fn RepositoryList(repositories: Vec<RepositoryView>, current: String) -> impl In
         if order == before {
             return;
         }
+        #[cfg(feature = "hydrate")]
+        if let Some(moved) = listed.with_untracked(|l| l.iter().find(|r| r.id == id).cloned()) {
+            keep_focus_in(moved.full_name());
+        }
         listed.update(|l| l.sort_by_key(|r| order.iter().position(|id| *id == r.id)));
+        // One save at a time, the newest order last: two requests in flight could
+        // arrive in either order and leave the older order saved.
+        unsaved.set_value(Some(order));
+        if saving.get_value() {
+            return;
+        }
+        saving.set_value(true);
         spawn_local(async move {
-            if let Err(err) = reorder_repositories(order).await {
-                error.set(Some(format!("Could not save the order: {err}")));
+            loop {
+                let mut next = None;
+                unsaved.update_value(|order| next = order.take());
+                let Some(order) = next else { break };
+                if let Err(err) = reorder_repositories(order).await {
+                    error.set(Some(format!("Could not save the order: {err}")));
+                }
             }
+            saving.set_value(false);
         });
     };
     let on_move = Callback::new(move |(id, to): (i64, usize)| move_to(id, to));
@@ -124,8 +143,8 @@ fn RepositoryList(repositories: Vec<RepositoryView>, current: String) -> impl In
     }
 }
 
-/// Keeps the branches' badges in step with the status lines of the page's stream
-/// (`branch_id status unread`).
+/// Keeps the branches' badges, in the sidebar and in a branch page's header, in step with
+/// the status lines of the page's stream (`branch_id status unread`).
 fn follow_statuses(listed: RwSignal<Vec<RepositoryView>>) {
     crate::page_stream::listen("message", move |line| {
         let mut parts = line.split(' ');
@@ -133,6 +152,9 @@ fn follow_statuses(listed: RwSignal<Vec<RepositoryView>>) {
         let status = parts.next().and_then(BranchStatus::from_label);
         let (Some(id), Some(status)) = (id, status) else { return };
         let unread = parts.next() == Some("1");
+        // The branch page's own header is rendered on the server, outside every island.
+        #[cfg(feature = "hydrate")]
+        super::status_badge::show_status(id, status);
         listed.update(|repositories| {
             let branches = repositories.iter_mut().flat_map(|r| r.branches.iter_mut());
             for branch in branches.filter(|b| b.id == id) {
@@ -140,5 +162,24 @@ fn follow_statuses(listed: RwSignal<Vec<RepositoryView>>) {
                 branch.unread = unread;
             }
         });
+    });
+}
+
+/// Puts the focus back on the control it was on in the moved row (or on the row's first
+/// button), as the new order draws the rows afresh: a keyboard user moving a repository
+/// several places presses Alt+↓ again and again.
+#[cfg(feature = "hydrate")]
+fn keep_focus_in(full_name: String) {
+    use wasm_bindgen::JsCast;
+    let label = document().active_element().and_then(|e| e.get_attribute("aria-label"));
+    request_animation_frame(move || {
+        let row = format!("li[data-repository=\"{full_name}\"]");
+        let find = |selector: String| document().query_selector(&selector).ok().flatten();
+        let target = label
+            .and_then(|label| find(format!("{row} button[aria-label=\"{label}\"]:enabled")))
+            .or_else(|| find(format!("{row} button")));
+        if let Some(button) = target.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = button.focus();
+        }
     });
 }
