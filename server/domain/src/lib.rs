@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod git;
+pub mod gitflow;
 pub mod github;
 pub mod refname;
 pub mod repositories;

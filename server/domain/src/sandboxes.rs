@@ -583,7 +583,7 @@ fn slug(login: &str) -> String {
 
 /// Git's credential helper for GitHub: it answers with the token from the environment, so
 /// the token is in no command line and no file.
-const CREDENTIAL_HELPER: &str =
+pub(crate) const CREDENTIAL_HELPER: &str =
     "!f() { test \"$1\" = get && echo username=x-access-token && echo \"password=$GIT_TOKEN\"; }; f";
 
 const CLONE: &str = r#"git clone --quiet --no-checkout -c "credential.helper=$CREDENTIAL_HELPER" -- "$CLONE_URL" ."#;
@@ -697,13 +697,13 @@ async fn git_step(
     }
 }
 
-fn last_lines(text: &str, count: usize) -> String {
+pub(crate) fn last_lines(text: &str, count: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(count)..].join("\n")
 }
 
 /// Removes a secret from text that is about to be stored or shown.
-fn redact(text: &str, secret: Option<&Secret>) -> String {
+pub(crate) fn redact(text: &str, secret: Option<&Secret>) -> String {
     match secret {
         Some(secret) if !secret.expose().is_empty() => text.replace(secret.expose(), "[token]"),
         _ => text.to_owned(),
